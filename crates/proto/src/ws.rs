@@ -1,0 +1,191 @@
+//! WebSocket frames on `/api/ws`.
+//!
+//! Every frame is a JSON text frame `{"type": "noun:verb", "id": "...", "data": {...}}`. `id` is
+//! optional and chosen by the client; the server echoes it on the `ack` or `error` answering
+//! that request. Server-initiated events carry no `id`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::model::{Channel, Limits, Me, Message};
+use crate::rest::ErrorInfo;
+
+/// Client → server events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ClientEvent {
+    /// Post a message; answered by `ack` (or `error`) with the request's `id`.
+    #[serde(rename = "message:send")]
+    MessageSend(MessageSend),
+    /// Application-level ping; answered by `pong` with the same `id`.
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+impl ClientEvent {
+    /// Every `type` a client may send, for telling `unknown_type` from `invalid_data`.
+    pub const TYPES: &'static [&'static str] = &["message:send", "ping"];
+}
+
+/// `message:send` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSend {
+    /// Target channel; the sender must be a member.
+    pub channel_id: Uuid,
+    /// 1–4000 chars by default; stored verbatim.
+    pub body: String,
+    /// Idempotency key, 1–64 chars: a resend with the same key is acknowledged with the
+    /// original message and stores nothing new.
+    pub client_id: String,
+}
+
+/// Server → client events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum ServerEvent {
+    /// First frame on every connection.
+    #[serde(rename = "ready")]
+    Ready(Ready),
+    /// A request succeeded; carries the request's `id`.
+    #[serde(rename = "ack")]
+    Ack(Ack),
+    /// Answer to `ping`.
+    #[serde(rename = "pong")]
+    Pong,
+    /// A message was committed in a channel the user belongs to (including their own).
+    #[serde(rename = "message:receive")]
+    MessageReceive(Message),
+    /// The user joined, created or was invited to a channel, or a DM was opened with them.
+    #[serde(rename = "channel:joined")]
+    ChannelJoined(Channel),
+    /// The user left a channel; no more events arrive for it.
+    #[serde(rename = "channel:left")]
+    ChannelLeft(ChannelRef),
+    /// A request failed or a frame was refused; carries the request's `id` when it had one.
+    #[serde(rename = "error")]
+    Error(ErrorInfo),
+}
+
+/// `ready` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    /// The authenticated user.
+    pub user: Me,
+    /// The server-side session this connection belongs to.
+    pub session_id: Uuid,
+    /// Every channel the user belongs to, with `head_seq` and `membership.read_seq`.
+    pub channels: Vec<Channel>,
+    /// Limits the server enforces.
+    pub limits: Limits,
+    /// Interval, in milliseconds, at which the server pings; a peer silent for two intervals
+    /// is dropped.
+    pub heartbeat_ms: u64,
+}
+
+/// `ack` data for `message:send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Id of the committed message.
+    pub message_id: Uuid,
+    /// Its channel.
+    pub channel_id: Uuid,
+    /// Its per-channel position.
+    pub seq: i64,
+    /// The idempotency key it was sent with.
+    pub client_id: String,
+    /// Commit time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Names one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelRef {
+    /// The channel's id.
+    pub channel_id: Uuid,
+}
+
+/// The envelope fields every frame has, read without knowing the event type.
+#[derive(Debug, Deserialize)]
+pub struct Envelope<'a> {
+    /// The event type, `noun:verb`.
+    #[serde(rename = "type", borrow)]
+    pub kind: std::borrow::Cow<'a, str>,
+    /// The request id to echo, if any.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+/// Serializes `{"type", "id"?, "data"?}` for one event.
+#[derive(Serialize)]
+struct Frame<'a, E> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(flatten)]
+    event: &'a E,
+}
+
+/// Encodes an event as a frame's JSON text, with `id` when it answers a request.
+pub fn encode<E: Serialize>(id: Option<&str>, event: &E) -> String {
+    serde_json::to_string(&Frame { id, event }).expect("wire types always serialize")
+}
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not JSON, or no string `type`.
+    Malformed,
+    /// A `type` this side does not know; carries the frame's `id`.
+    UnknownType(Option<String>),
+    /// A known `type` whose `data` does not fit; carries the frame's `id` and serde's reason.
+    InvalidData(Option<String>, String),
+}
+
+/// Decodes a frame's text into its `id` and typed event. `known` lists the accepted types
+/// ([`ClientEvent::TYPES`] on the server).
+pub fn decode<E: serde::de::DeserializeOwned>(text: &str, known: &[&str]) -> Result<(Option<String>, E), DecodeError> {
+    let envelope: Envelope = serde_json::from_str(text).map_err(|_| DecodeError::Malformed)?;
+    if !known.contains(&envelope.kind.as_ref()) {
+        return Err(DecodeError::UnknownType(envelope.id));
+    }
+    match serde_json::from_str::<E>(text) {
+        Ok(event) => Ok((envelope.id, event)),
+        Err(e) => Err(DecodeError::InvalidData(envelope.id, e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_with_id() {
+        let text = r#"{"type":"message:send","id":"r1","data":{"channel_id":"0190e0a0-0000-7000-8000-000000000001","body":"hi","client_id":"c1"}}"#;
+        let (id, event): (_, ClientEvent) = decode(text, ClientEvent::TYPES).unwrap();
+        assert_eq!(id.as_deref(), Some("r1"));
+        let ClientEvent::MessageSend(send) = &event else { panic!("{event:?}") };
+        assert_eq!(send.body, "hi");
+        let again = encode(Some("r1"), &event);
+        let (id2, event2): (_, ClientEvent) = decode(&again, ClientEvent::TYPES).unwrap();
+        assert_eq!((id2, event2), (id, event));
+    }
+
+    #[test]
+    fn unit_events_have_no_data() {
+        assert_eq!(encode(Some("p"), &ClientEvent::Ping), r#"{"id":"p","type":"ping"}"#);
+        let (_, e): (_, ClientEvent) = decode(r#"{"type":"ping"}"#, ClientEvent::TYPES).unwrap();
+        assert_eq!(e, ClientEvent::Ping);
+    }
+
+    #[test]
+    fn decode_errors_are_classified() {
+        let d = |t| decode::<ClientEvent>(t, ClientEvent::TYPES).unwrap_err();
+        assert_eq!(d("not json"), DecodeError::Malformed);
+        assert_eq!(d(r#"{"id":"x"}"#), DecodeError::Malformed);
+        assert_eq!(d(r#"{"type":"nope","id":"x"}"#), DecodeError::UnknownType(Some("x".into())));
+        assert!(matches!(
+            d(r#"{"type":"message:send","id":"y","data":{"body":1}}"#),
+            DecodeError::InvalidData(Some(id), _) if id == "y"
+        ));
+    }
+}

@@ -1,0 +1,143 @@
+//! Start-up and shutdown: [`Application::build`] opens the store, loads keys and binds the
+//! listener; [`Application::run_until_stopped`] serves until the shutdown future resolves,
+//! then closes every socket with 1012 and waits (bounded) for their writers to finish.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::clock::now_ms;
+use crate::config::Config;
+use crate::hub::{Hub, SERVER_RESTART};
+use crate::service::passwords::Hasher;
+use crate::service::sessions::TokenKey;
+use crate::state::AppState;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+
+/// How long shutdown waits for open sockets to finish writing and close.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The data dir or secret key file could not be created or read.
+    #[error("data directory: {0}")]
+    DataDir(#[source] io::Error),
+    /// The configured secret key is shorter than 32 chars.
+    #[error("secret key must be at least 32 characters")]
+    WeakSecret,
+    /// The database URL names a backend this build does not have.
+    #[error("unsupported database URL (expected sqlite://...)")]
+    UnsupportedDatabase,
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Argon2 parameters out of range.
+    #[error("argon2 parameters: {0}")]
+    Argon2(argon2::Error),
+    /// The address could not be bound.
+    #[error("bind: {0}")]
+    Bind(#[source] io::Error),
+}
+
+/// A built server with a bound listener, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Opens (and migrates) the database, ensures `#general`, loads or generates the secret
+    /// key, and binds `config.addr` (port 0 picks a free port; see [`Application::port`]).
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(StartupError::DataDir)?;
+        let secret = load_secret(&config)?;
+        let url = config.effective_database_url();
+        if !url.starts_with("sqlite:") {
+            return Err(StartupError::UnsupportedDatabase);
+        }
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await?);
+        let general_id = store.ensure_channel("general", now_ms()).await?;
+        let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations).map_err(StartupError::Argon2)?;
+        let listener = TcpListener::bind(config.addr).await.map_err(StartupError::Bind)?;
+        let state = AppState {
+            config: Arc::new(config),
+            store,
+            hub: Hub::default(),
+            token_key: Arc::new(TokenKey::new(&secret)),
+            hasher: Arc::new(hasher),
+            general_id,
+        };
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// The shared state (tests inspect the hub through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves: then stops accepting, closes every socket with 1012
+    /// `server_restart` after writing what was queued, and waits up to 5 s for them.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+        let hub = self.state.hub.clone();
+        let router = crate::http::router(self.state);
+        let closing = hub.clone();
+        let signal = async move {
+            shutdown.await;
+            closing.close_all(SERVER_RESTART);
+        };
+        axum::serve(self.listener, router).with_graceful_shutdown(signal).await?;
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        while hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+            hub.close_all(SERVER_RESTART);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The configured secret, or the one in `<data_dir>/secret.key`, generated on first start.
+fn load_secret(config: &Config) -> Result<Vec<u8>, StartupError> {
+    if let Some(secret) = &config.secret_key {
+        return if secret.len() >= 32 { Ok(secret.as_bytes().to_vec()) } else { Err(StartupError::WeakSecret) };
+    }
+    let path = config.data_dir.join("secret.key");
+    match std::fs::read_to_string(&path) {
+        Ok(hex_key) if hex_key.trim().len() >= 64 => Ok(hex_key.trim().as_bytes().to_vec()),
+        Ok(_) => Err(StartupError::WeakSecret),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => generate_secret(&path),
+        Err(e) => Err(StartupError::DataDir(e)),
+    }
+}
+
+fn generate_secret(path: &Path) -> Result<Vec<u8>, StartupError> {
+    use rand::RngCore;
+    use std::io::Write;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    let hex_key = hex::encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(StartupError::DataDir)?;
+    file.write_all(hex_key.as_bytes()).map_err(StartupError::DataDir)?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(hex_key.into_bytes())
+}

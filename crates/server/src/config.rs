@@ -1,0 +1,90 @@
+//! Runtime configuration: CLI flags, each with a `BANTER_*` environment variable and a default.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+
+/// Everything the server can be told at start-up. Flags win over environment variables.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "banter", version, about = "Banter: real-time chat in one binary")]
+pub struct Config {
+    /// Address to listen on (`host:port`; port 0 picks a free one).
+    #[arg(long, env = "BANTER_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// Directory for the SQLite database and the generated secret key; created if missing.
+    #[arg(long, env = "BANTER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL; defaults to `sqlite://<data_dir>/banter.db`.
+    #[arg(long, env = "BANTER_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Secret key (at least 32 chars) that keys session-token hashes. When unset, one is
+    /// generated on first start and kept in `<data_dir>/secret.key`. Changing it revokes every
+    /// session.
+    #[arg(long, env = "BANTER_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// Longest message body, in chars (Unicode scalar values).
+    #[arg(long, env = "BANTER_MAX_BODY_CHARS", default_value_t = 4000)]
+    pub max_body_chars: usize,
+
+    /// Largest WebSocket frame accepted, in bytes; larger frames close the socket with 1009.
+    #[arg(long, env = "BANTER_MAX_FRAME_BYTES", default_value_t = 64 * 1024)]
+    pub max_frame_bytes: usize,
+
+    /// Frames a session's outbox holds before the session is disconnected as a slow consumer.
+    #[arg(long, env = "BANTER_OUTBOX_FRAMES", default_value_t = 1024)]
+    pub outbox_frames: usize,
+
+    /// Interval between server pings, in milliseconds; a peer silent for two is dropped.
+    #[arg(long, env = "BANTER_HEARTBEAT_MS", default_value_t = 30_000)]
+    pub heartbeat_ms: u64,
+
+    /// Extra origins (e.g. `https://chat.example.com`) allowed to open a WebSocket with the
+    /// session cookie, comma-separated. The request's own host is always allowed.
+    #[arg(long, env = "BANTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Mark the session cookie `Secure` (set when served over HTTPS, e.g. behind a proxy).
+    #[arg(long, env = "BANTER_SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+
+    /// Argon2id memory cost in KiB (OWASP: 19456 with 2 iterations, parallelism 1).
+    #[arg(long, env = "BANTER_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+
+    /// Argon2id iterations.
+    #[arg(long, env = "BANTER_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// Log filter in `tracing` syntax (e.g. `info`, `banter_server=debug`).
+    #[arg(long, env = "BANTER_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// A configuration for tests: port 0 on loopback, SQLite under `data_dir`, a fixed secret,
+    /// cheap Argon2 parameters. Fields stay public for tests to adjust.
+    pub fn for_tests(data_dir: &Path) -> Config {
+        let mut config = Config::parse_from(["banter"]);
+        config.addr = "127.0.0.1:0".parse().expect("valid address");
+        config.data_dir = data_dir.to_path_buf();
+        config.database_url = None;
+        config.secret_key = Some("test-secret-key-test-secret-key-0123456789".into());
+        config.argon2_memory_kib = 64;
+        config.argon2_iterations = 1;
+        config.allowed_origins = Vec::new();
+        config
+    }
+
+    /// The database URL in force: the configured one or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("banter.db").display()),
+        }
+    }
+}

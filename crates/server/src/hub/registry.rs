@@ -1,0 +1,155 @@
+//! The connection registry as plain data: who is connected, as whom, subscribed to what.
+//! No I/O and no async; [`super::Hub`] wraps it in a lock.
+
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
+use super::conn::Outbox;
+
+/// Process-local id of one WebSocket connection.
+pub type ConnId = u64;
+
+/// One live connection.
+pub struct ConnEntry {
+    /// The authenticated user.
+    pub user_id: Uuid,
+    /// The server-side session it authenticated with.
+    pub session_id: Uuid,
+    /// Where frames for it go.
+    pub outbox: Outbox,
+    /// Channels it is subscribed to.
+    pub channels: HashSet<Uuid>,
+}
+
+/// Connections indexed by id, user, session and channel.
+#[derive(Default)]
+pub struct Registry {
+    conns: HashMap<ConnId, ConnEntry>,
+    by_user: HashMap<Uuid, Vec<ConnId>>,
+    by_session: HashMap<Uuid, Vec<ConnId>>,
+    /// Subscribers per channel, with their outbox handles so fan-out needs no second lookup.
+    by_channel: HashMap<Uuid, Vec<(ConnId, Outbox)>>,
+}
+
+impl Registry {
+    /// Adds a connection with no subscriptions.
+    pub fn insert(&mut self, id: ConnId, user_id: Uuid, session_id: Uuid, outbox: Outbox) {
+        self.by_user.entry(user_id).or_default().push(id);
+        self.by_session.entry(session_id).or_default().push(id);
+        self.conns.insert(id, ConnEntry { user_id, session_id, outbox, channels: HashSet::new() });
+    }
+
+    /// Removes a connection and all its subscriptions; no-op if unknown.
+    pub fn remove(&mut self, id: ConnId) {
+        let Some(entry) = self.conns.remove(&id) else { return };
+        remove_from(&mut self.by_user, entry.user_id, |c| *c == id);
+        remove_from(&mut self.by_session, entry.session_id, |c| *c == id);
+        for channel in entry.channels {
+            remove_from(&mut self.by_channel, channel, |(c, _)| *c == id);
+        }
+    }
+
+    /// Subscribes one connection to a channel; no-op if unknown or already subscribed.
+    pub fn subscribe(&mut self, id: ConnId, channel: Uuid) {
+        let Some(entry) = self.conns.get_mut(&id) else { return };
+        if entry.channels.insert(channel) {
+            self.by_channel.entry(channel).or_default().push((id, entry.outbox.clone()));
+        }
+    }
+
+    /// Unsubscribes one connection from a channel.
+    pub fn unsubscribe(&mut self, id: ConnId, channel: Uuid) {
+        let Some(entry) = self.conns.get_mut(&id) else { return };
+        if entry.channels.remove(&channel) {
+            remove_from(&mut self.by_channel, channel, |(c, _)| *c == id);
+        }
+    }
+
+    /// A connection by id.
+    pub fn get(&self, id: ConnId) -> Option<&ConnEntry> {
+        self.conns.get(&id)
+    }
+
+    /// Connections of a user.
+    pub fn of_user(&self, user_id: Uuid) -> &[ConnId] {
+        self.by_user.get(&user_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Connections of a session.
+    pub fn of_session(&self, session_id: Uuid) -> &[ConnId] {
+        self.by_session.get(&session_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Subscribers of a channel.
+    pub fn subscribers(&self, channel: Uuid) -> &[(ConnId, Outbox)] {
+        self.by_channel.get(&channel).map_or(&[], Vec::as_slice)
+    }
+
+    /// All connections.
+    pub fn all(&self) -> impl Iterator<Item = (&ConnId, &ConnEntry)> {
+        self.conns.iter()
+    }
+
+    /// Number of live connections.
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether no connection is live.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Panics if the indexes disagree with the connection table (tests).
+    pub fn check_invariants(&self) {
+        for (id, entry) in &self.conns {
+            assert!(self.of_user(entry.user_id).contains(id));
+            assert!(self.of_session(entry.session_id).contains(id));
+            for channel in &entry.channels {
+                assert_eq!(self.subscribers(*channel).iter().filter(|(c, _)| c == id).count(), 1);
+            }
+        }
+        let subscriptions: usize = self.by_channel.values().map(Vec::len).sum();
+        assert_eq!(subscriptions, self.conns.values().map(|e| e.channels.len()).sum::<usize>());
+        assert_eq!(self.by_user.values().map(Vec::len).sum::<usize>(), self.conns.len());
+        assert!(self.by_channel.values().all(|v| !v.is_empty()) && self.by_user.values().all(|v| !v.is_empty()));
+    }
+}
+
+/// Removes matching items from `map[key]`, dropping the key when its list empties.
+fn remove_from<T>(map: &mut HashMap<Uuid, Vec<T>>, key: Uuid, matches: impl Fn(&T) -> bool) {
+    if let Some(list) = map.get_mut(&key) {
+        list.retain(|item| !matches(item));
+        if list.is_empty() {
+            map.remove(&key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::conn::outbox;
+
+    #[test]
+    fn indexes_follow_inserts_subscriptions_and_removals() {
+        let mut r = Registry::default();
+        let (user, session, ch) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let (o1, _rx1) = outbox(4);
+        let (o2, _rx2) = outbox(4);
+        r.insert(1, user, session, o1);
+        r.insert(2, user, Uuid::now_v7(), o2);
+        r.subscribe(1, ch);
+        r.subscribe(1, ch);
+        r.subscribe(2, ch);
+        r.check_invariants();
+        assert_eq!(r.subscribers(ch).len(), 2);
+        r.unsubscribe(2, ch);
+        r.remove(1);
+        r.check_invariants();
+        assert!(r.subscribers(ch).is_empty());
+        assert_eq!(r.of_user(user), &[2]);
+        assert!(r.of_session(session).is_empty());
+    }
+}

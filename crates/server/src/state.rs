@@ -1,0 +1,28 @@
+//! The one cheap-to-clone state every handler and session gets.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::service::passwords::Hasher;
+use crate::service::sessions::TokenKey;
+use crate::store::Store;
+
+/// Shared state: configuration, persistence, fan-out and keys. Clone freely (all `Arc`s).
+#[derive(Clone)]
+pub struct AppState {
+    /// Configuration in force.
+    pub config: Arc<Config>,
+    /// Persistence backend.
+    pub store: Arc<dyn Store>,
+    /// Local fan-out.
+    pub hub: Hub,
+    /// Keys session-token hashes.
+    pub token_key: Arc<TokenKey>,
+    /// Argon2id hashing with the configured parameters.
+    pub hasher: Arc<Hasher>,
+    /// Id of `#general`, which every account joins.
+    pub general_id: Uuid,
+}

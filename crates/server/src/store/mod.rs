@@ -1,0 +1,150 @@
+//! Persistence: the [`Store`] trait the services call, and its backends ([`sqlite`]).
+//!
+//! The store owns durability and ordering: it assigns each message its per-channel `seq` in
+//! the committing transaction (from 1, gap-free) and enforces the `(sender, client_id)`
+//! idempotency key. It returns wire types from `banter_proto`; it knows nothing of HTTP,
+//! sessions on sockets, or fan-out.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use banter_proto::{Channel, ChannelKind, Me, Member, Membership, Message, Role, User};
+use uuid::Uuid;
+
+/// Errors are the driver's; services turn them into `internal`.
+pub type StoreResult<T> = Result<T, sqlx::Error>;
+
+/// A user row to insert.
+pub struct NewUser {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Validated username.
+    pub username: String,
+    /// Validated display name.
+    pub display_name: String,
+    /// Validated email, if given.
+    pub email: Option<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// A channel row to insert (public or private).
+pub struct NewChannel {
+    /// UUIDv7.
+    pub id: Uuid,
+    /// Public or private.
+    pub kind: ChannelKind,
+    /// Validated, lower-case name.
+    pub name: String,
+    /// Validated topic.
+    pub topic: String,
+    /// The creator, who becomes owner.
+    pub created_by: Uuid,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// A message to commit.
+pub struct NewMessage {
+    /// UUIDv7, used only if the message is new.
+    pub id: Uuid,
+    /// Target channel.
+    pub channel_id: Uuid,
+    /// The author.
+    pub sender: User,
+    /// Idempotency key.
+    pub client_id: String,
+    /// Validated body.
+    pub body: String,
+    /// Unix ms, used only if the message is new.
+    pub created_at: i64,
+}
+
+/// Which slice of a channel's history to read; `limit` is 1–100.
+#[derive(Debug, Clone, Copy)]
+pub enum Page {
+    /// The newest `limit` messages.
+    Latest { limit: u32 },
+    /// The newest `limit` messages with `seq < before`.
+    Before { before: i64, limit: u32 },
+    /// The oldest `limit` messages with `seq > after`.
+    After { after: i64, limit: u32 },
+}
+
+/// Stored account with its password hash, for login.
+pub struct Credentials {
+    /// The account.
+    pub me: Me,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// Everything the services need from persistence: one trait per aggregate. Implementations
+/// must be safe to call concurrently.
+#[async_trait]
+pub trait Store: UserStore + ChannelStore + MessageStore + Send + Sync + 'static {
+    /// Answers when the database is reachable.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Accounts and sessions, in create-read-update-delete order.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user and makes them a member of `join_channel`, atomically. `Ok(None)` when
+    /// the username is taken (case-insensitively).
+    async fn create_user(&self, user: NewUser, join_channel: Uuid) -> StoreResult<Option<Me>>;
+    /// The account whose username matches case-insensitively, with its hash.
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>>;
+    /// One user by id.
+    async fn user(&self, id: Uuid) -> StoreResult<Option<Me>>;
+    /// Users whose username or display name starts with `prefix` (case-insensitive), by username.
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<User>>;
+    /// Stores a session keyed by the token's keyed hash.
+    async fn create_session(&self, id: Uuid, user_id: Uuid, token_hash: &[u8], now: i64) -> StoreResult<()>;
+    /// The live (not revoked) session for a token hash: `(session id, user)`.
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(Uuid, Me)>>;
+    /// Marks a session revoked; `false` if it was unknown or already revoked.
+    async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<bool>;
+}
+
+/// Channels and their members, in create-read-update-delete order.
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    /// Creates the public channel `name` if no channel has that name; returns its id.
+    async fn ensure_channel(&self, name: &str, now: i64) -> StoreResult<Uuid>;
+    /// Inserts a channel with its creator as owner. `Ok(None)` when the name is taken.
+    async fn create_channel(&self, channel: NewChannel) -> StoreResult<Option<Channel>>;
+    /// The DM channel of the pair, creating it (both as members) if missing. Returns the
+    /// channel as `viewer` sees it and whether it was created.
+    async fn open_dm(&self, viewer: Uuid, peer: Uuid, id: Uuid, now: i64) -> StoreResult<(Channel, bool)>;
+    /// One channel as `viewer` sees it (`membership` set if they belong to it).
+    async fn channel(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Channel>>;
+    /// The channels `user` belongs to.
+    async fn channels_of(&self, user: Uuid) -> StoreResult<Vec<Channel>>;
+    /// Ids of the channels `user` belongs to.
+    async fn channel_ids_of(&self, user: Uuid) -> StoreResult<Vec<Uuid>>;
+    /// Public channels whose name starts with `prefix`, by name, as `viewer` sees them.
+    async fn public_channels(&self, viewer: Uuid, prefix: &str, limit: u32) -> StoreResult<Vec<Channel>>;
+    /// `user`'s role in `channel`, if a member.
+    async fn role(&self, channel: Uuid, user: Uuid) -> StoreResult<Option<Role>>;
+    /// Adds a member; `false` if already one (role unchanged).
+    async fn add_member(&self, channel: Uuid, user: Uuid, role: Role, now: i64) -> StoreResult<bool>;
+    /// Members of a channel, by username.
+    async fn members(&self, channel: Uuid) -> StoreResult<Vec<Member>>;
+    /// Moves `read_seq` forward to `min(seq, head_seq)`; never backwards. `None` if not a member.
+    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Membership>>;
+    /// Removes a member; `false` if they were not one.
+    async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool>;
+}
+
+/// Messages: commit with `seq` assignment and idempotency, and paged history.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Commits a message, assigning the next `seq` of its channel, unless `(sender,
+    /// client_id)` exists: then returns the stored original. The flag is `true` if new.
+    async fn insert_message(&self, message: NewMessage) -> StoreResult<(Message, bool)>;
+    /// A page of history in ascending `seq`, and whether more lie in the paging direction.
+    async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)>;
+}

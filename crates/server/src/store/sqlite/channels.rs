@@ -1,0 +1,200 @@
+//! Channels and members in SQLite.
+
+use async_trait::async_trait;
+use banter_proto::{Channel, Member, Membership, Role};
+use uuid::Uuid;
+
+use super::rows::{kind_str, parse_role, role_str, ChannelRow, MemberRow, CHANNEL_SELECT};
+use super::{is_unique_violation, like_prefix, SqliteStore};
+use crate::clock::to_datetime;
+use crate::store::{ChannelStore, NewChannel, StoreResult};
+
+impl SqliteStore {
+    /// One channel as `viewer` sees it, read through `executor` (pool or transaction).
+    async fn channel_via<'e, E>(executor: E, viewer: Uuid, id: Uuid) -> StoreResult<Option<Channel>>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+    {
+        let sql = format!("{CHANNEL_SELECT} WHERE c.id = ?2");
+        let row: Option<ChannelRow> = sqlx::query_as(&sql).bind(viewer).bind(id).fetch_optional(executor).await?;
+        Ok(row.map(Channel::from))
+    }
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn ensure_channel(&self, name: &str, now: i64) -> StoreResult<Uuid> {
+        sqlx::query("INSERT INTO channels (id, kind, name, created_at) VALUES (?, 'public', ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(Uuid::now_v7())
+            .bind(name)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        sqlx::query_scalar("SELECT id FROM channels WHERE name = ?").bind(name).fetch_one(&self.writer).await
+    }
+
+    async fn create_channel(&self, channel: NewChannel) -> StoreResult<Option<Channel>> {
+        let mut tx = self.writer.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO channels (id, kind, name, topic, member_count, created_by, created_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(channel.id)
+        .bind(kind_str(channel.kind))
+        .bind(&channel.name)
+        .bind(&channel.topic)
+        .bind(channel.created_by)
+        .bind(channel.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Ok(None),
+            other => other?,
+        };
+        sqlx::query("INSERT INTO members (channel_id, user_id, role, joined_at) VALUES (?, ?, 'owner', ?)")
+            .bind(channel.id)
+            .bind(channel.created_by)
+            .bind(channel.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let created = Self::channel_via(&mut *tx, channel.created_by, channel.id).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn open_dm(&self, viewer: Uuid, peer: Uuid, id: Uuid, now: i64) -> StoreResult<(Channel, bool)> {
+        let (a, b) = if viewer < peer { (viewer, peer) } else { (peer, viewer) };
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM channels WHERE dm_a = ? AND dm_b = ?")
+            .bind(a)
+            .bind(b)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (id, created) = match existing {
+            Some(existing) => (existing, false),
+            None => {
+                sqlx::query(
+                    "INSERT INTO channels (id, kind, member_count, dm_a, dm_b, created_by, created_at) VALUES (?, 'dm', 2, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(a)
+                .bind(b)
+                .bind(viewer)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("INSERT INTO members (channel_id, user_id, role, joined_at) VALUES (?1, ?2, 'member', ?4), (?1, ?3, 'member', ?4)")
+                    .bind(id)
+                    .bind(a)
+                    .bind(b)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                (id, true)
+            }
+        };
+        let channel = Self::channel_via(&mut *tx, viewer, id).await?.ok_or(sqlx::Error::RowNotFound)?;
+        tx.commit().await?;
+        Ok((channel, created))
+    }
+
+    async fn channel(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Channel>> {
+        Self::channel_via(&self.reader, viewer, id).await
+    }
+
+    async fn channels_of(&self, user: Uuid) -> StoreResult<Vec<Channel>> {
+        let sql = format!("{CHANNEL_SELECT} WHERE m.user_id IS NOT NULL ORDER BY c.kind = 'dm', c.name, c.created_at");
+        let rows: Vec<ChannelRow> = sqlx::query_as(&sql).bind(user).fetch_all(&self.reader).await?;
+        Ok(rows.into_iter().map(Channel::from).collect())
+    }
+
+    async fn channel_ids_of(&self, user: Uuid) -> StoreResult<Vec<Uuid>> {
+        sqlx::query_scalar("SELECT channel_id FROM members WHERE user_id = ?").bind(user).fetch_all(&self.reader).await
+    }
+
+    async fn public_channels(&self, viewer: Uuid, prefix: &str, limit: u32) -> StoreResult<Vec<Channel>> {
+        let sql =
+            format!("{CHANNEL_SELECT} WHERE c.kind = 'public' AND c.name LIKE ?2 ESCAPE '\\' ORDER BY c.name LIMIT ?3");
+        let rows: Vec<ChannelRow> = sqlx::query_as(&sql)
+            .bind(viewer)
+            .bind(like_prefix(&prefix.to_lowercase()))
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.into_iter().map(Channel::from).collect())
+    }
+
+    async fn role(&self, channel: Uuid, user: Uuid) -> StoreResult<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE channel_id = ? AND user_id = ?")
+            .bind(channel)
+            .bind(user)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(role.as_deref().map(parse_role))
+    }
+
+    async fn add_member(&self, channel: Uuid, user: Uuid, role: Role, now: i64) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let added = sqlx::query(
+            "INSERT INTO members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(channel)
+        .bind(user)
+        .bind(role_str(role))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if added {
+            sqlx::query("UPDATE channels SET member_count = member_count + 1 WHERE id = ?")
+                .bind(channel)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
+    async fn members(&self, channel: Uuid) -> StoreResult<Vec<Member>> {
+        let sql = "SELECT u.id, u.username, u.display_name, u.email, u.created_at, m.role \
+                   FROM members m JOIN users u ON u.id = m.user_id WHERE m.channel_id = ? ORDER BY u.username_key";
+        let rows: Vec<MemberRow> = sqlx::query_as(sql).bind(channel).fetch_all(&self.reader).await?;
+        Ok(rows.into_iter().map(Member::from).collect())
+    }
+
+    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Membership>> {
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1))) \
+             WHERE channel_id = ?1 AND user_id = ?2 RETURNING role, read_seq, joined_at",
+        )
+        .bind(channel)
+        .bind(user)
+        .bind(seq)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(row.map(|(role, read_seq, joined_at)| Membership {
+            role: parse_role(&role),
+            read_seq,
+            joined_at: to_datetime(joined_at),
+        }))
+    }
+
+    async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let removed = sqlx::query("DELETE FROM members WHERE channel_id = ? AND user_id = ?")
+            .bind(channel)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if removed {
+            sqlx::query("UPDATE channels SET member_count = member_count - 1 WHERE id = ?")
+                .bind(channel)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
+    }
+}

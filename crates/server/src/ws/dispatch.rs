@@ -1,0 +1,62 @@
+//! Decodes client frames and answers them: `ack`/`pong` on success, `error` with a stable
+//! code otherwise. Errors are recoverable: the connection stays open.
+
+use banter_proto::rest::ErrorInfo;
+use banter_proto::ws::{decode, Ack, ClientEvent, DecodeError, ServerEvent};
+
+use crate::hub::{frame, Outbox};
+use crate::service::messages::{self, SendInput};
+use crate::service::sessions::Auth;
+use crate::state::AppState;
+
+/// Handles one text frame.
+pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) {
+    let (id, event) = match decode::<ClientEvent>(text, ClientEvent::TYPES) {
+        Ok(decoded) => decoded,
+        Err(DecodeError::Malformed) => {
+            return reply(outbox, None, error("malformed_frame", "frames are JSON objects with a string \"type\""))
+                .await
+        }
+        Err(DecodeError::UnknownType(id)) => {
+            return reply(outbox, id.as_deref(), error("unknown_type", "unknown event type")).await
+        }
+        Err(DecodeError::InvalidData(id, reason)) => {
+            return reply(
+                outbox,
+                id.as_deref(),
+                ServerEvent::Error(ErrorInfo { code: "invalid_data".into(), message: reason }),
+            )
+            .await
+        }
+    };
+    let answer = match event {
+        ClientEvent::Ping => ServerEvent::Pong,
+        ClientEvent::MessageSend(send) => {
+            let input = SendInput { channel_id: send.channel_id, body: send.body, client_id: send.client_id };
+            match messages::send(state, &auth.user.user, input).await {
+                Ok((m, _)) => ServerEvent::Ack(Ack {
+                    message_id: m.id,
+                    channel_id: m.channel_id,
+                    seq: m.seq,
+                    client_id: m.client_id,
+                    created_at: m.created_at,
+                }),
+                Err(e) => ServerEvent::Error(e.to_info()),
+            }
+        }
+    };
+    reply(outbox, id.as_deref(), answer).await;
+}
+
+/// Answers a binary frame: only text frames are spoken here.
+pub async fn refuse_binary(outbox: &Outbox) {
+    reply(outbox, None, error("malformed_frame", "binary frames are not accepted")).await;
+}
+
+fn error(code: &str, message: &str) -> ServerEvent {
+    ServerEvent::Error(ErrorInfo { code: code.into(), message: message.into() })
+}
+
+async fn reply(outbox: &Outbox, id: Option<&str>, event: ServerEvent) {
+    outbox.send(frame(id, &event)).await;
+}

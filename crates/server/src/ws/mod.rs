@@ -1,0 +1,87 @@
+//! The WebSocket gateway at `/api/ws`: authenticates BEFORE accepting the upgrade, then hands
+//! the socket to a [`session`]. Frames are decoded and answered in [`dispatch`].
+
+mod dispatch;
+mod session;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::State;
+use axum::http::header::{HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+use crate::error::AppError;
+use crate::http::error::custom;
+use crate::http::extract::{token, TokenSource};
+use crate::service::sessions;
+use crate::state::AppState;
+
+/// Read buffer per connection, in bytes: small, since chat frames are small (the library
+/// default of 128 KiB would dominate per-connection memory).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+/// The gateway route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/ws", get(upgrade))
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Some((token, source)) = token(&headers) else { return AppError::Unauthorized.into_response() };
+    let auth = match sessions::authenticate(&state, &token).await {
+        Ok(auth) => auth,
+        Err(e) => return e.into_response(),
+    };
+    if source == TokenSource::Cookie && !origin_allowed(&headers, &state.config.allowed_origins) {
+        return custom(StatusCode::FORBIDDEN, "origin_not_allowed", "this origin may not open a session socket");
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let max = state.config.max_frame_bytes;
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_frame_size(max)
+        .max_message_size(max)
+        .on_upgrade(move |socket| session::run(state, socket, auth))
+}
+
+/// A cookie-authenticated upgrade must come from a page of this host or a configured origin.
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else { return false };
+    if allowed.iter().any(|a| a.trim_end_matches('/') == origin) {
+        return true;
+    }
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(HOST).and_then(|v| v.to_str().ok());
+    origin_host.is_some() && origin_host == host
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, host.parse().unwrap());
+        if let Some(o) = origin {
+            h.insert(ORIGIN, o.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn same_host_or_configured_origins_only() {
+        assert!(origin_allowed(&headers(Some("http://127.0.0.1:8080"), "127.0.0.1:8080"), &[]));
+        assert!(!origin_allowed(&headers(Some("http://evil.example"), "127.0.0.1:8080"), &[]));
+        assert!(!origin_allowed(&headers(None, "127.0.0.1:8080"), &[]));
+        let allowed = vec!["https://chat.example.com".to_owned()];
+        assert!(origin_allowed(&headers(Some("https://chat.example.com"), "10.0.0.1:8080"), &allowed));
+    }
+}

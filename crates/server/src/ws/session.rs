@@ -1,0 +1,162 @@
+//! One WebSocket session: registers with the hub, sends `ready`, then runs a reader (this
+//! task) and a writer task. The writer owns the socket's sending half and coalesces queued
+//! frames into one flush; the reader decodes frames and answers through the same outbox, so
+//! replies and broadcasts keep one order.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use banter_proto::ws::{Ready, ServerEvent};
+use banter_proto::Limits;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+
+use crate::clock::now_ms;
+use crate::error::AppError;
+use crate::hub::{frame, CloseReason, CloseSignal, Inbox};
+use crate::service::messages::MAX_PAGE;
+use crate::service::sessions::Auth;
+use crate::state::AppState;
+use crate::ws::dispatch;
+
+/// Most frames written before one flush.
+const MAX_BATCH: usize = 64;
+/// Close for a frame over the size limit.
+const FRAME_TOO_LARGE: CloseReason = CloseReason { code: 1009, reason: "frame_too_large" };
+/// Close when the session could not start (store failure).
+const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
+/// Close for a peer that stopped answering heartbeats.
+const TIMEOUT: CloseReason = CloseReason { code: 1001, reason: "heartbeat_timeout" };
+
+/// Runs a session until the socket ends or it is closed (logout, overflow, shutdown).
+pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
+    let (mut sink, stream) = socket.split();
+    let user_id = auth.user.user.id;
+    let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, state.config.outbox_frames);
+    match ready(&state, conn, &auth).await {
+        Ok(ready) => {
+            if sink.send(Message::Text(frame(None, &ServerEvent::Ready(ready)))).await.is_ok() {
+                let last_heard = Arc::new(AtomicI64::new(now_ms()));
+                let close = inbox.close.clone();
+                let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(10));
+                let writer = tokio::spawn(write(sink, inbox, heartbeat, last_heard.clone()));
+                let end = read(&state, stream, &auth, &outbox, &close, &last_heard).await;
+                outbox.close(end.unwrap_or(CloseReason { code: 1000, reason: "" }));
+                let _ = writer.await;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "session could not start");
+            let _ = sink.send(close_message(INTERNAL)).await;
+        }
+    }
+    state.hub.disconnect(conn);
+}
+
+/// Subscribes the connection to the user's channels, THEN reads their heads, so nothing
+/// committed in between is missed (a client drops what it already has by `seq`).
+async fn ready(state: &AppState, conn: crate::hub::ConnId, auth: &Auth) -> Result<Ready, AppError> {
+    let user_id = auth.user.user.id;
+    state.hub.subscribe(conn, state.store.channel_ids_of(user_id).await?);
+    let channels = state.store.channels_of(user_id).await?;
+    Ok(Ready {
+        user: auth.user.clone(),
+        session_id: auth.session_id,
+        channels,
+        limits: Limits {
+            max_body_chars: state.config.max_body_chars,
+            max_frame_bytes: state.config.max_frame_bytes,
+            max_page: MAX_PAGE,
+        },
+        heartbeat_ms: state.config.heartbeat_ms,
+    })
+}
+
+/// Reads frames until the peer leaves, a close is requested, or a frame is too large.
+async fn read(
+    state: &AppState,
+    mut stream: SplitStream<WebSocket>,
+    auth: &Auth,
+    outbox: &crate::hub::Outbox,
+    close: &CloseSignal,
+    last_heard: &AtomicI64,
+) -> Option<CloseReason> {
+    loop {
+        let message = tokio::select! {
+            _ = close.closed() => return None,
+            message = stream.next() => message,
+        };
+        last_heard.store(now_ms(), Ordering::Relaxed);
+        match message {
+            Some(Ok(Message::Text(text))) => dispatch::handle(state, auth, outbox, text.as_str()).await,
+            Some(Ok(Message::Binary(_))) => dispatch::refuse_binary(outbox).await,
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(_))) | None => return None,
+            Some(Err(e)) => return too_large(e).then_some(FRAME_TOO_LARGE),
+        }
+    }
+}
+
+/// Whether a read error is a frame or message over the size limit.
+fn too_large(e: axum::Error) -> bool {
+    matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
+}
+
+/// Writes queued frames, coalescing up to [`MAX_BATCH`] per flush; pings every `heartbeat`
+/// and gives up on a peer silent for two; on a close request writes what is queued (unless
+/// the reason is overflow or revocation) and the close frame.
+async fn write(mut sink: SplitSink<WebSocket, Message>, inbox: Inbox, heartbeat: Duration, last_heard: Arc<AtomicI64>) {
+    let Inbox { mut frames, close } = inbox;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let reason = loop {
+        tokio::select! {
+            biased;
+            reason = close.closed() => break reason,
+            next = frames.recv() => {
+                let Some(first) = next else { return };
+                if write_batch(&mut sink, first, &mut frames).await.is_err() {
+                    return;
+                }
+            }
+            _ = ticker.tick() => {
+                let silent_ms = now_ms() - last_heard.load(Ordering::Relaxed);
+                if silent_ms > 2 * heartbeat.as_millis() as i64 {
+                    break TIMEOUT;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    if !matches!(reason.code, 4001 | 4008) {
+        while let Ok(frame) = frames.try_recv() {
+            if sink.feed(Message::Text(frame)).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = sink.send(close_message(reason)).await;
+}
+
+/// Feeds `first` and whatever else is queued (up to [`MAX_BATCH`]), then flushes once.
+async fn write_batch(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: crate::hub::Frame,
+    frames: &mut tokio::sync::mpsc::Receiver<crate::hub::Frame>,
+) -> Result<(), axum::Error> {
+    sink.feed(Message::Text(first)).await?;
+    for _ in 1..MAX_BATCH {
+        match frames.try_recv() {
+            Ok(frame) => sink.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await
+}
+
+fn close_message(reason: CloseReason) -> Message {
+    Message::Close(Some(CloseFrame { code: reason.code, reason: reason.reason.into() }))
+}
