@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::hub::{frame, CloseReason, CloseSignal, Inbox};
+use crate::hub::{frame, CloseReason, CloseSignal, Inbox, Outbox};
 use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::state::AppState;
@@ -27,6 +27,8 @@ const MAX_BATCH: usize = 64;
 const FRAME_TOO_LARGE: CloseReason = CloseReason { code: 1009, reason: "frame_too_large" };
 /// Close when the session could not start (store failure).
 const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
+/// Longest wait for the queued frames and the close frame to be written on close.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Close for a peer that stopped answering heartbeats.
 const TIMEOUT: CloseReason = CloseReason { code: 1001, reason: "heartbeat_timeout" };
 
@@ -41,7 +43,7 @@ pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
                 let last_heard = Arc::new(AtomicI64::new(now_ms()));
                 let close = inbox.close.clone();
                 let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(10));
-                let writer = tokio::spawn(write(sink, inbox, heartbeat, last_heard.clone()));
+                let writer = tokio::spawn(write(sink, inbox, heartbeat, last_heard.clone(), outbox.clone()));
                 let end = read(&state, stream, &auth, &outbox, &close, &last_heard).await;
                 outbox.close(end.unwrap_or(CloseReason { code: 1000, reason: "" }));
                 let _ = writer.await;
@@ -79,7 +81,7 @@ async fn read(
     state: &AppState,
     mut stream: SplitStream<WebSocket>,
     auth: &Auth,
-    outbox: &crate::hub::Outbox,
+    outbox: &Outbox,
     close: &CloseSignal,
     last_heard: &AtomicI64,
 ) -> Option<CloseReason> {
@@ -105,40 +107,54 @@ fn too_large(e: axum::Error) -> bool {
 }
 
 /// Writes queued frames, coalescing up to [`MAX_BATCH`] per flush; pings every `heartbeat`
-/// and gives up on a peer silent for two; on a close request writes what is queued (unless
-/// the reason is overflow or revocation) and the close frame.
-async fn write(mut sink: SplitSink<WebSocket, Message>, inbox: Inbox, heartbeat: Duration, last_heard: Arc<AtomicI64>) {
+/// and gives up on a peer silent for two. A close request interrupts even a write blocked on
+/// a peer that stopped reading. On close it writes what is queued (unless the reason is
+/// overflow or revocation) and the close frame, bounded by [`CLOSE_TIMEOUT`].
+async fn write(
+    sink: SplitSink<WebSocket, Message>,
+    inbox: Inbox,
+    heartbeat: Duration,
+    last_heard: Arc<AtomicI64>,
+    outbox: Outbox,
+) {
     let Inbox { mut frames, close } = inbox;
+    let mut sink = sink;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let reason = loop {
-        tokio::select! {
+        let step = tokio::select! {
             biased;
             reason = close.closed() => break reason,
-            next = frames.recv() => {
-                let Some(first) = next else { return };
-                if write_batch(&mut sink, first, &mut frames).await.is_err() {
-                    return;
-                }
-            }
+            next = frames.recv() => match next {
+                Some(first) => tokio::select! {
+                    written = write_batch(&mut sink, first, &mut frames) => written.is_ok(),
+                    reason = close.closed() => break reason,
+                },
+                None => false,
+            },
             _ = ticker.tick() => {
                 let silent_ms = now_ms() - last_heard.load(Ordering::Relaxed);
                 if silent_ms > 2 * heartbeat.as_millis() as i64 {
                     break TIMEOUT;
                 }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
+                sink.send(Message::Ping(Default::default())).await.is_ok()
             }
+        };
+        if !step {
+            // The socket failed: make the reader stop too.
+            outbox.close(CloseReason { code: 1006, reason: "" });
+            return;
         }
     };
-    if !matches!(reason.code, 4001 | 4008) {
-        while let Ok(frame) = frames.try_recv() {
-            if sink.feed(Message::Text(frame)).await.is_err() {
-                return;
+    outbox.close(reason);
+    let finish = async {
+        if !matches!(reason.code, 4001 | 4008) {
+            while let Ok(frame) = frames.try_recv() {
+                sink.feed(Message::Text(frame)).await?;
             }
         }
-    }
-    let _ = sink.send(close_message(reason)).await;
+        sink.send(close_message(reason)).await
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, finish).await;
 }
 
 /// Feeds `first` and whatever else is queued (up to [`MAX_BATCH`]), then flushes once.

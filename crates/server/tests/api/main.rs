@@ -1,0 +1,26 @@
+//! The server's integration test program: every test starts its own server on port 0 with a
+//! fresh SQLite database and talks to it through real sockets, with the Rust SDK for typed
+//! calls and raw tokio-tungstenite where a test needs misbehaving clients.
+//!
+//! # Layout
+//! - [`helpers`]: `TestApp` (spawn, users, connections, shutdown) and assertion helpers.
+//! - [`auth`]: register, login, logout (REST 401 and WebSocket 4001), `me`, health.
+//! - [`messaging`]: live exchange, gap-free `seq`, `ready`, read watermarks, users.
+//! - [`access`]: private channels and DMs: reads, posts and live events for non-members.
+//! - [`channels`]: public channels: create, browse, join, leave, names.
+//! - [`idempotency`]: resends with the same `client_id`, body and key limits.
+//! - [`history`]: paging boundaries and reassembly.
+//! - [`gateway`]: upgrade auth, malformed frames, size limits, heartbeats.
+//! - [`backpressure`]: a slow consumer is cut off without stalling a fast one.
+//! - [`shutdown`]: graceful shutdown closes sockets with 1012.
+
+mod access;
+mod auth;
+mod backpressure;
+mod channels;
+mod gateway;
+mod helpers;
+mod history;
+mod idempotency;
+mod messaging;
+mod shutdown;
