@@ -67,6 +67,12 @@ pub enum ServerEvent {
     Error(ErrorInfo),
 }
 
+impl ServerEvent {
+    /// Every `type` the server sends, for telling `unknown_type` from `invalid_data`.
+    pub const TYPES: &'static [&'static str] =
+        &["ready", "ack", "pong", "message:receive", "channel:joined", "channel:left", "error"];
+}
+
 /// `ready` data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ready {

@@ -22,10 +22,12 @@ pub struct SendInput {
     pub client_id: String,
 }
 
-/// Commits a message, then broadcasts `message:receive` to the channel's subscribers. A
-/// resend of a `client_id` this sender used returns the original and broadcasts nothing.
-/// Returns the message and whether it is new. Errors: `invalid_body`, `invalid_client_id`,
-/// `not_found`, `not_a_member`.
+/// Commits a message, then broadcasts `message:receive` to the channel's subscribers (from the
+/// store's commit hook, so broadcasts keep `seq` order). A resend of a `client_id` this sender
+/// used returns the original and broadcasts nothing. The commit and broadcast run in their own
+/// task, so a caller that goes away (a dropped HTTP request) cannot leave a committed message
+/// unannounced. Returns the message and whether it is new. Errors: `invalid_body`,
+/// `invalid_client_id`, `not_found`, `not_a_member`.
 pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(Message, bool), AppError> {
     let body = MessageBody::parse(input.body, state.config.max_body_chars)?;
     let client_id = ClientId::parse(input.client_id)?;
@@ -38,11 +40,14 @@ pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(
         body: body.into_string(),
         created_at: now_ms(),
     };
-    let (message, created) = state.store.insert_message(new).await?;
-    if created {
-        state.hub.publish(message.channel_id, &ServerEvent::MessageReceive(message.clone()));
-    }
-    Ok((message, created))
+    let (store, hub) = (state.store.clone(), state.hub.clone());
+    let commit = tokio::spawn(async move {
+        let announce = |m: &Message| {
+            hub.publish(m.channel_id, &ServerEvent::MessageReceive(m.clone()));
+        };
+        store.insert_message(new, &announce).await
+    });
+    Ok(commit.await??)
 }
 
 /// Paging parameters as they arrive from the edge.

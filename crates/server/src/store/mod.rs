@@ -139,12 +139,17 @@ pub trait ChannelStore: Send + Sync {
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool>;
 }
 
+/// Called with each newly committed message, after its commit and before any later message
+/// of the same store commits: calls happen in commit (so `seq`) order. Must not block.
+pub type CommitHook<'a> = &'a (dyn Fn(&Message) + Send + Sync);
+
 /// Messages: commit with `seq` assignment and idempotency, and paged history.
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Commits a message, assigning the next `seq` of its channel, unless `(sender,
-    /// client_id)` exists: then returns the stored original. The flag is `true` if new.
-    async fn insert_message(&self, message: NewMessage) -> StoreResult<(Message, bool)>;
+    /// client_id)` exists: then returns the stored original (and does not call `on_commit`).
+    /// The flag is `true` if new.
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook<'_>) -> StoreResult<(Message, bool)>;
     /// A page of history in ascending `seq`, and whether more lie in the paging direction.
     async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)>;
 }

@@ -98,10 +98,15 @@ async fn dms_are_one_channel_per_pair_and_private() {
     let ana = app.register("ana").await;
     let bob = app.register("bob").await;
     let eve = app.register("eve").await;
+    let mut ana_conn = app.connect(&ana).await;
     let mut bob_conn = app.connect(&bob).await;
     let mut eve_conn = app.connect(&eve).await;
 
     let dm = within("open dm", ana.client.open_dm(bob.id())).await.unwrap();
+    match next_event(&mut ana_conn).await {
+        (None, ServerEvent::ChannelJoined(c)) => assert_eq!(c.id, dm.id),
+        other => panic!("expected channel:joined, got {other:?}"),
+    }
     assert_eq!(dm.kind, ChannelKind::Dm);
     assert_eq!(dm.peer.as_ref().map(|p| p.id), Some(bob.id()));
     match next_event(&mut bob_conn).await {
@@ -119,6 +124,7 @@ async fn dms_are_one_channel_per_pair_and_private() {
 
     let m = post(&ana, dm.id, "psst").await;
     assert_eq!(next_message(&mut bob_conn).await, m);
+    assert_eq!(next_message(&mut ana_conn).await, m);
     assert_quiet(&mut eve_conn).await;
     assert_api_error(within("history", eve.client.messages(dm.id, Page::default())).await, 404, "not_found");
     assert_api_error(within("post", eve.client.send_message(&send_req(dm.id, "hi"))).await, 404, "not_found");

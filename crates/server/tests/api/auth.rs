@@ -78,10 +78,14 @@ async fn register_validates_every_field() {
 
 /// protocol.md: `invalid_display_name` when "empty after trimming, or longer than 64 chars".
 #[tokio::test]
-async fn blank_display_names_are_refused() {
+async fn blank_display_names_fall_back_to_the_username() {
     let app = TestApp::spawn().await;
     let req = RegisterRequest { display_name: Some("   ".into()), ..registration("ana", PASSWORD) };
-    assert_api_error(within("register", app.client().register(&req)).await, 400, "invalid_display_name");
+    let (_, auth) = within("register", app.client().register(&req)).await.expect("blank display name accepted");
+    assert_eq!(auth.user.user.display_name, "ana");
+    let req = RegisterRequest { display_name: Some("  Ben B.  ".into()), ..registration("ben", PASSWORD) };
+    let (_, auth) = within("register", app.client().register(&req)).await.expect("display name accepted");
+    assert_eq!(auth.user.user.display_name, "Ben B.", "trimmed");
 }
 
 #[tokio::test]
@@ -130,6 +134,43 @@ async fn login_opens_a_new_session() {
     assert_ne!(auth.token, ana.token);
     assert_eq!(auth.user.user.id, ana.id());
     assert_eq!(within("me", client.me()).await.unwrap().user.id, ana.id());
+}
+
+#[tokio::test]
+async fn browsers_get_an_http_only_session_cookie() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let rb = client.req(Method::POST, "/api/auth/register").json(&registration("ana", PASSWORD));
+    let resp = within("register", rb.send()).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let auth: banter_client::proto::rest::AuthResponse = resp.json().await.unwrap();
+    assert!(cookie.starts_with(&format!("banter_session={};", auth.token)), "{cookie}");
+    let attrs = cookie.to_ascii_lowercase();
+    for attr in ["httponly", "samesite=lax", "path=/"] {
+        assert!(attrs.contains(attr), "{attr} missing: {cookie}");
+    }
+    assert!(!attrs.contains("secure"), "no Secure over plain HTTP by default: {cookie}");
+
+    // The cookie alone authenticates REST calls.
+    let with_cookie =
+        |path: &str| client.req(Method::GET, path).header("cookie", format!("banter_session={}", auth.token));
+    let me: banter_client::proto::Me = within("me", client.call(with_cookie("/api/users/me"))).await.unwrap();
+    assert_eq!(me.user.id, auth.user.user.id);
+
+    // Logout clears it.
+    let rb = client.req(Method::POST, "/api/auth/logout").header("cookie", format!("banter_session={}", auth.token));
+    let resp = within("logout", rb.send()).await.unwrap();
+    assert_eq!(resp.status(), 204);
+    let cleared = resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_ascii_lowercase());
+    assert!(
+        cleared
+            .as_deref()
+            .is_some_and(|c| c.starts_with("banter_session=") && (c.contains("max-age=0") || c.contains("expires="))),
+        "logout clears the cookie: {cleared:?}"
+    );
+    let after = within("me", client.call::<serde_json::Value>(with_cookie("/api/users/me"))).await;
+    assert_api_error(after, 401, "unauthorized");
 }
 
 #[tokio::test]

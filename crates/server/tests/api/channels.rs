@@ -96,6 +96,24 @@ async fn browse_join_and_leave_a_public_channel() {
 }
 
 #[tokio::test]
+async fn the_creators_sockets_get_channel_joined() {
+    let app = TestApp::spawn().await;
+    let ana = app.register("ana").await;
+    let mut conn = app.connect(&ana).await;
+    let created = within("create", ana.client.create_channel(&channel("rust", ChannelKind::Private))).await.unwrap();
+    match next_event(&mut conn).await {
+        (None, ServerEvent::ChannelJoined(c)) => {
+            assert_eq!(c.id, created.id);
+            assert_eq!(c.membership.map(|m| m.role), Some(Role::Owner));
+        }
+        other => panic!("expected channel:joined, got {other:?}"),
+    }
+    // And the socket is subscribed: a post arrives live.
+    let m = post(&ana, created.id, "hello").await;
+    assert_eq!(next_message(&mut conn).await, m);
+}
+
+#[tokio::test]
 async fn general_cannot_be_left() {
     let app = TestApp::spawn().await;
     let ana = app.register("ana").await;

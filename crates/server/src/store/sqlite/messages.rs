@@ -7,14 +7,16 @@ use uuid::Uuid;
 use super::rows::{MessageRow, MESSAGE_SELECT};
 use super::SqliteStore;
 use crate::clock::to_datetime;
-use crate::store::{MessageStore, NewMessage, Page, StoreResult};
+use crate::store::{CommitHook, MessageStore, NewMessage, Page, StoreResult};
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn insert_message(&self, message: NewMessage) -> StoreResult<(Message, bool)> {
-        // One writer connection: this transaction is the only one assigning seqs, so
-        // `head_seq + 1` is gap-free and the idempotency check cannot race.
-        let mut tx = self.writer.begin().await?;
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook<'_>) -> StoreResult<(Message, bool)> {
+        // One writer connection, held until `on_commit` returned: this transaction is the only
+        // one assigning seqs (so `head_seq + 1` is gap-free and the idempotency check cannot
+        // race), and the hook runs before the next message can commit (so in seq order).
+        let mut writer = self.writer.acquire().await?;
+        let mut tx = sqlx::Connection::begin(&mut *writer).await?;
         let sql = format!("{MESSAGE_SELECT} WHERE m.sender_id = ? AND m.client_id = ?");
         let original: Option<MessageRow> =
             sqlx::query_as(&sql).bind(message.sender.id).bind(&message.client_id).fetch_optional(&mut *tx).await?;
@@ -48,6 +50,8 @@ impl MessageStore for SqliteStore {
             body: message.body,
             created_at: to_datetime(message.created_at),
         };
+        on_commit(&committed);
+        drop(writer);
         Ok((committed, true))
     }
 
