@@ -164,7 +164,7 @@ mod tests {
             br#"{"error":{"code":"unauthorized","message":"sign in"}}"#.to_vec(),
         ));
         *response.status_mut() = tungstenite::http::StatusCode::UNAUTHORIZED;
-        let e = ClientError::from(tungstenite::Error::Http(response));
+        let e = ClientError::from(tungstenite::Error::Http(Box::new(response)));
         assert_eq!((e.status(), e.code()), (Some(401), Some("unauthorized")));
     }
 
