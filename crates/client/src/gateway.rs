@@ -3,7 +3,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use banter_proto::ws::{self, Ack, ClientEvent, DecodeError, MessageSend, Ready, ServerEvent};
+use banter_proto::ws::{
+    self, Ack, ClientEvent, DecodeError, MessageSend, Ready, ServerEvent, SyncDone, SyncPosition, SyncRequest,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
@@ -124,6 +126,17 @@ impl Connection {
         match self.request(&event).await? {
             ServerEvent::Ack(ack) => Ok(ack),
             other => Err(ClientError::Decode(format!("expected ack, got {other:?}"))),
+        }
+    }
+
+    /// Sends `sync` with the client's positions and waits for `sync:done`. The replay itself
+    /// (`sync:gap`, `sync:messages`) and live events that arrived meanwhile stay queued, in
+    /// arrival order, for [`next_event`](Self::next_event). Errors: the gateway's refusal as
+    /// [`ClientError::Gateway`], [`ClientError::Closed`].
+    pub async fn sync(&mut self, positions: Vec<SyncPosition>) -> Result<SyncDone> {
+        match self.request(&ClientEvent::Sync(SyncRequest { channels: positions })).await? {
+            ServerEvent::SyncDone(done) => Ok(done),
+            other => Err(ClientError::Decode(format!("expected sync:done, got {other:?}"))),
         }
     }
 

@@ -29,11 +29,15 @@
 //! - [`gateway`]: [`Connection`], the `/api/ws` session: reads `ready`, sends requests with
 //!   auto ids, waits for their `ack`/`error` while buffering other events, and reports closes
 //!   with their code.
+//! - [`reliable`]: [`Reliable`], a session that reconnects with backoff, resumes every
+//!   channel by `seq`, re-sends its outbox with the same `client_id`s, and yields each message
+//!   exactly once in order.
 //! - `bin/banter-cli.rs`: the `banter-cli` command-line client built on the above.
 
 pub mod error;
 pub mod gateway;
 pub mod page;
+pub mod reliable;
 pub mod rest;
 pub mod url;
 
@@ -41,4 +45,5 @@ pub use banter_proto as proto;
 pub use error::{ClientError, Result};
 pub use gateway::{Connection, Incoming};
 pub use page::Page;
+pub use reliable::{Backoff, Reliable, ReliableEvent};
 pub use rest::Client;

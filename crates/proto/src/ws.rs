@@ -21,11 +21,32 @@ pub enum ClientEvent {
     /// Application-level ping; answered by `pong` with the same `id`.
     #[serde(rename = "ping")]
     Ping,
+    /// Resume after a (re)connect: replay what each listed channel committed after the given
+    /// `seq`. Answered by `sync:gap`/`sync:messages` per channel, then `sync:done` with the id.
+    #[serde(rename = "sync")]
+    Sync(SyncRequest),
 }
 
 impl ClientEvent {
     /// Every `type` a client may send, for telling `unknown_type` from `invalid_data`.
-    pub const TYPES: &'static [&'static str] = &["message:send", "ping"];
+    pub const TYPES: &'static [&'static str] = &["message:send", "ping", "sync"];
+}
+
+/// `sync` data: the client's position in each channel it holds history for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// At most 1000 positions; channels the user no longer belongs to are reported in
+    /// `sync:done` as `not_a_member` and otherwise skipped.
+    pub channels: Vec<SyncPosition>,
+}
+
+/// One channel's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncPosition {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Highest `seq` the client holds (0 for none): replay starts after it.
+    pub after_seq: i64,
 }
 
 /// `message:send` data.
@@ -65,12 +86,35 @@ pub enum ServerEvent {
     /// A request failed or a frame was refused; carries the request's `id` when it had one.
     #[serde(rename = "error")]
     Error(ErrorInfo),
+    /// Replayed history for `sync`: committed messages of one channel in ascending `seq`, at
+    /// most 100 per frame.
+    #[serde(rename = "sync:messages")]
+    SyncMessages(SyncMessages),
+    /// The gap since the client's position was longer than the server's gap limit: messages
+    /// with `after_seq < seq < before_seq` are NOT replayed; page them with
+    /// `GET /api/messages/:channelId?before=<before_seq>` when needed. Sent before that
+    /// channel's `sync:messages`.
+    #[serde(rename = "sync:gap")]
+    SyncGap(SyncGap),
+    /// Every listed channel has been replayed; carries the `sync` request's `id`.
+    #[serde(rename = "sync:done")]
+    SyncDone(SyncDone),
 }
 
 impl ServerEvent {
     /// Every `type` the server sends, for telling `unknown_type` from `invalid_data`.
-    pub const TYPES: &'static [&'static str] =
-        &["ready", "ack", "pong", "message:receive", "channel:joined", "channel:left", "error"];
+    pub const TYPES: &'static [&'static str] = &[
+        "ready",
+        "ack",
+        "pong",
+        "message:receive",
+        "channel:joined",
+        "channel:left",
+        "error",
+        "sync:messages",
+        "sync:gap",
+        "sync:done",
+    ];
 }
 
 /// `ready` data.
@@ -102,6 +146,46 @@ pub struct Ack {
     pub client_id: String,
     /// Commit time.
     pub created_at: DateTime<Utc>,
+}
+
+/// `sync:messages` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncMessages {
+    /// The channel replayed.
+    pub channel_id: Uuid,
+    /// Messages in ascending `seq`.
+    pub messages: Vec<Message>,
+}
+
+/// `sync:gap` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncGap {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// The client's position (exclusive lower bound of the missing range).
+    pub after_seq: i64,
+    /// The first replayed `seq` (exclusive upper bound of the missing range).
+    pub before_seq: i64,
+}
+
+/// `sync:done` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncDone {
+    /// Each listed channel's head at the time it was replayed; live `message:receive`
+    /// events continue from there (the client drops any `seq` it already holds).
+    pub channels: Vec<SyncHead>,
+}
+
+/// One channel's outcome in `sync:done`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncHead {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Highest `seq` replayed or already held (0 when empty).
+    pub head_seq: i64,
+    /// Set when the channel was skipped: `not_a_member` or `not_found`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Names one channel.

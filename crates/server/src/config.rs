@@ -39,6 +39,11 @@ pub struct Config {
     #[arg(long, env = "BANTER_OUTBOX_FRAMES", default_value_t = 1024)]
     pub outbox_frames: usize,
 
+    /// Most messages per channel a `sync` replays; a longer gap gets a `sync:gap` marker and
+    /// only the newest page.
+    #[arg(long, env = "BANTER_SYNC_GAP_LIMIT", default_value_t = 500)]
+    pub sync_gap_limit: i64,
+
     /// Interval between server pings, in milliseconds; a peer silent for two is dropped.
     #[arg(long, env = "BANTER_HEARTBEAT_MS", default_value_t = 30_000)]
     pub heartbeat_ms: u64,

@@ -82,6 +82,22 @@ impl Outbox {
         self.tx.send(frame).await.is_ok()
     }
 
+    /// Queues a frame once at least `room` further slots are free, so bulk traffic (replay)
+    /// leaves space for live broadcasts instead of pushing the connection over its limit.
+    /// `room` is capped below the capacity.
+    pub async fn send_leaving_room(&self, frame: Frame, room: usize) -> bool {
+        let room = room.min(self.tx.max_capacity().saturating_sub(1));
+        match self.tx.reserve_many(room + 1).await {
+            Ok(mut permits) => {
+                if let Some(permit) = permits.next() {
+                    permit.send(frame);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Asks the writer to close the connection; the first reason given wins.
     pub fn close(&self, reason: CloseReason) {
         let _ = self.close.reason.set(reason);

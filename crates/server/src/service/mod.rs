@@ -7,3 +7,4 @@ pub mod channels;
 pub mod messages;
 pub mod passwords;
 pub mod sessions;
+pub mod sync;

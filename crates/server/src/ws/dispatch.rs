@@ -2,11 +2,13 @@
 //! code otherwise. Errors are recoverable: the connection stays open.
 
 use banter_proto::rest::ErrorInfo;
-use banter_proto::ws::{decode, Ack, ClientEvent, DecodeError, ServerEvent};
+use banter_proto::ws::{decode, Ack, ClientEvent, DecodeError, ServerEvent, SyncDone, SyncMessages, SyncRequest};
 
+use crate::error::AppError;
 use crate::hub::{frame, Outbox};
 use crate::service::messages::{self, SendInput};
 use crate::service::sessions::Auth;
+use crate::service::sync::{self, MAX_SYNC_CHANNELS};
 use crate::state::AppState;
 
 /// Handles one text frame.
@@ -31,6 +33,10 @@ pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) 
     };
     let answer = match event {
         ClientEvent::Ping => ServerEvent::Pong,
+        ClientEvent::Sync(request) => match sync(state, auth, outbox, request).await {
+            Ok(done) => ServerEvent::SyncDone(done),
+            Err(e) => ServerEvent::Error(e.to_info()),
+        },
         ClientEvent::MessageSend(send) => {
             let input = SendInput { channel_id: send.channel_id, body: send.body, client_id: send.client_id };
             match messages::send(state, &auth.user.user, input).await {
@@ -46,6 +52,30 @@ pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) 
         }
     };
     reply(outbox, id.as_deref(), answer).await;
+}
+
+/// Replays each listed channel (`sync:gap`, `sync:messages`) and returns `sync:done`'s data.
+/// Replay frames leave half the outbox free for live traffic.
+async fn sync(state: &AppState, auth: &Auth, outbox: &Outbox, request: SyncRequest) -> Result<SyncDone, AppError> {
+    if request.channels.len() > MAX_SYNC_CHANNELS {
+        return Err(AppError::Invalid("invalid_data", "a sync lists at most 1000 channels"));
+    }
+    let room = state.config.outbox_frames / 2;
+    let mut heads = Vec::with_capacity(request.channels.len());
+    for position in request.channels {
+        let replay = sync::replay(state, auth.user.user.id, position, state.config.sync_gap_limit).await?;
+        let channel_id = position.channel_id;
+        let frames = replay.gap.map(ServerEvent::SyncGap).into_iter().chain(
+            replay.pages.into_iter().map(|messages| ServerEvent::SyncMessages(SyncMessages { channel_id, messages })),
+        );
+        for event in frames {
+            if !outbox.send_leaving_room(frame(None, &event), room).await {
+                return Err(AppError::Internal("connection closed during sync".into()));
+            }
+        }
+        heads.push(replay.head);
+    }
+    Ok(SyncDone { channels: heads })
 }
 
 /// Answers a binary frame: only text frames are spoken here.

@@ -13,6 +13,7 @@
 //! - [`gateway`]: upgrade auth, malformed frames, size limits, heartbeats.
 //! - [`backpressure`]: a slow consumer is cut off without stalling a fast one.
 //! - [`shutdown`]: graceful shutdown closes sockets with 1012.
+//! - [`resume`]: reconnect, `sync` replay and the gap marker, the client outbox, lost acks.
 
 mod access;
 mod auth;
@@ -23,4 +24,5 @@ mod helpers;
 mod history;
 mod idempotency;
 mod messaging;
+mod resume;
 mod shutdown;

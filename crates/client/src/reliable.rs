@@ -1,0 +1,312 @@
+//! [`Reliable`]: a gateway session that survives disconnects. It reconnects with exponential
+//! backoff and full jitter, resumes every channel from the last `seq` it delivered (`sync`),
+//! and keeps an outbox: sends made while offline, or whose `ack` was lost, go out again after
+//! reconnecting with the SAME `client_id`, so the server stores them once.
+//!
+//! Messages come out exactly once and in `seq` order per channel: duplicates (a `seq` already
+//! delivered) are dropped and early arrivals wait until the gap before them fills.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::Duration;
+
+use banter_proto::ws::{Ack, ClientEvent, MessageSend, ServerEvent, SyncGap, SyncPosition};
+use banter_proto::Message;
+use uuid::Uuid;
+
+use crate::error::{ClientError, Result};
+use crate::gateway::{Connection, Incoming};
+
+/// Close code after which reconnecting is pointless (the session was logged out).
+const SESSION_REVOKED: u16 = 4001;
+
+/// What [`Reliable::next_event`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReliableEvent {
+    /// A committed message, exactly once, in `seq` order within its channel.
+    Message(Message),
+    /// Resume skipped older history (the gap was over the server's limit): page it with
+    /// `GET /api/messages/:channelId?before=<before_seq>` if needed.
+    Gap(SyncGap),
+    /// A send from the outbox was committed (also after a retry whose first ack was lost).
+    Acked(Ack),
+    /// A send was refused for good (e.g. `invalid_body`, `not_a_member`) and left the outbox.
+    Rejected {
+        /// The send's idempotency key.
+        client_id: String,
+        /// The protocol's error code.
+        code: String,
+    },
+    /// (Re)connected and caught up: every channel was resumed and the outbox re-sent.
+    Connected {
+        /// `false` for the first connection.
+        resumed: bool,
+    },
+    /// Any other server event (`channel:joined`, `channel:left`, ...).
+    Other(ServerEvent),
+}
+
+/// Reconnection timing: attempt `n` waits a random time in `[0, min(max, base · 2ⁿ)]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    /// First ceiling (default 200 ms).
+    pub base: Duration,
+    /// Largest ceiling (default 10 s).
+    pub max: Duration,
+    /// Attempts before giving up with the last error (default: unlimited).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { base: Duration::from_millis(200), max: Duration::from_secs(10), max_attempts: None }
+    }
+}
+
+impl Backoff {
+    /// The wait before attempt `attempt` (0-based), with full jitter.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// One queued send.
+#[derive(Debug, Clone)]
+struct Outgoing {
+    client_id: String,
+    channel_id: Uuid,
+    body: String,
+}
+
+/// A self-healing gateway session; see the module docs.
+#[derive(Debug)]
+pub struct Reliable {
+    base_url: String,
+    token: String,
+    backoff: Backoff,
+    conn: Option<Connection>,
+    connected_once: bool,
+    /// Highest `seq` delivered per channel, with everything below it.
+    positions: HashMap<Uuid, i64>,
+    /// Messages that arrived ahead of a gap, per channel, by `seq`.
+    early: HashMap<Uuid, BTreeMap<i64, Message>>,
+    /// Sends not yet acknowledged, oldest first.
+    outbox: VecDeque<Outgoing>,
+    /// Request id → `client_id` of sends on the current connection.
+    in_flight: HashMap<String, String>,
+    queue: VecDeque<ReliableEvent>,
+}
+
+impl Reliable {
+    /// Connects to `base_url` with `token`. `positions` are where a previous run left off
+    /// (each channel resumes after its `seq`); channels not listed start at their current head.
+    /// Errors: the first connection's failure (e.g. 401).
+    pub async fn connect(base_url: &str, token: &str, positions: HashMap<Uuid, i64>, backoff: Backoff) -> Result<Self> {
+        let mut this = Self {
+            base_url: base_url.to_owned(),
+            token: token.to_owned(),
+            backoff,
+            conn: None,
+            connected_once: false,
+            positions,
+            early: HashMap::new(),
+            outbox: VecDeque::new(),
+            in_flight: HashMap::new(),
+            queue: VecDeque::new(),
+        };
+        this.establish().await?;
+        Ok(this)
+    }
+
+    /// Queues a message for `channel_id` and sends it now if connected; returns its
+    /// `client_id`. It leaves the outbox on [`ReliableEvent::Acked`] or
+    /// [`ReliableEvent::Rejected`]; until then it is re-sent after every reconnect.
+    pub async fn send(&mut self, channel_id: Uuid, body: &str) -> String {
+        let out = Outgoing { client_id: Uuid::now_v7().to_string(), channel_id, body: body.to_owned() };
+        let client_id = out.client_id.clone();
+        self.outbox.push_back(out.clone());
+        self.transmit(&out).await;
+        client_id
+    }
+
+    /// Sends not yet acknowledged.
+    pub fn outbox_len(&self) -> usize {
+        self.outbox.len()
+    }
+
+    /// Highest `seq` delivered per channel: persist it to resume a later run from there.
+    pub fn positions(&self) -> &HashMap<Uuid, i64> {
+        &self.positions
+    }
+
+    /// Whether a connection is up right now.
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Drops the connection abruptly, as a network failure would (tests, or a client that
+    /// knows its network changed). The next [`next_event`](Self::next_event) reconnects.
+    pub fn drop_connection(&mut self) {
+        self.conn = None;
+        self.in_flight.clear();
+    }
+
+    /// The next event, reconnecting as needed. Errors: the session was revoked (4001, as
+    /// [`ClientError::Closed`]), or reconnecting gave up after `max_attempts`.
+    pub async fn next_event(&mut self) -> Result<ReliableEvent> {
+        loop {
+            if let Some(event) = self.queue.pop_front() {
+                return Ok(event);
+            }
+            let Some(conn) = self.conn.as_mut() else {
+                self.reconnect().await?;
+                continue;
+            };
+            match conn.next_event().await {
+                Ok(Incoming::Event { id, event }) => self.handle(id, event),
+                Ok(Incoming::Closed { code, reason }) if code == SESSION_REVOKED => {
+                    self.conn = None;
+                    return Err(ClientError::Closed { code, reason });
+                }
+                Ok(Incoming::Closed { .. }) | Err(_) => self.drop_connection(),
+            }
+        }
+    }
+
+    /// Like [`next_event`](Self::next_event), `Ok(None)` after `timeout` without one.
+    /// Cancelling it mid-reconnect is safe (the next call reconnects again).
+    pub async fn next_event_timeout(&mut self, timeout: Duration) -> Result<Option<ReliableEvent>> {
+        match tokio::time::timeout(timeout, self.next_event()).await {
+            Ok(result) => result.map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    fn handle(&mut self, id: Option<String>, event: ServerEvent) {
+        let client_id = id.and_then(|id| self.in_flight.remove(&id));
+        match (event, client_id) {
+            (ServerEvent::MessageReceive(m), _) => self.accept(m),
+            (ServerEvent::SyncMessages(batch), _) => batch.messages.into_iter().for_each(|m| self.accept(m)),
+            (ServerEvent::SyncGap(gap), _) => {
+                let position = self.positions.entry(gap.channel_id).or_insert(0);
+                *position = (*position).max(gap.before_seq - 1);
+                self.queue.push_back(ReliableEvent::Gap(gap));
+                self.release(gap.channel_id);
+            }
+            (ServerEvent::Ack(ack), Some(client_id)) => {
+                self.outbox.retain(|o| o.client_id != client_id);
+                self.queue.push_back(ReliableEvent::Acked(ack));
+            }
+            (ServerEvent::Error(e), Some(client_id)) if !retryable(&e.code) => {
+                self.outbox.retain(|o| o.client_id != client_id);
+                self.queue.push_back(ReliableEvent::Rejected { client_id, code: e.code });
+            }
+            (ServerEvent::Error(_), Some(_)) => {} // stays in the outbox for the next connection
+            (ServerEvent::ChannelJoined(channel), _) => {
+                self.positions.entry(channel.id).or_insert(channel.head_seq);
+                self.queue.push_back(ReliableEvent::Other(ServerEvent::ChannelJoined(channel)));
+            }
+            (other, _) => self.queue.push_back(ReliableEvent::Other(other)),
+        }
+    }
+
+    /// Delivers `m` if it is the next in its channel, drops it if already delivered, holds it
+    /// if early.
+    fn accept(&mut self, m: Message) {
+        let channel = m.channel_id;
+        let position = *self.positions.entry(channel).or_insert(m.seq - 1);
+        if m.seq > position {
+            self.early.entry(channel).or_default().insert(m.seq, m);
+            self.release(channel);
+        }
+    }
+
+    /// Delivers the early messages of `channel` that are now contiguous.
+    fn release(&mut self, channel: Uuid) {
+        let Some(early) = self.early.get_mut(&channel) else { return };
+        let position = self.positions.entry(channel).or_insert(0);
+        while let Some(entry) = early.first_entry() {
+            if *entry.key() <= *position {
+                entry.remove();
+            } else if *entry.key() == *position + 1 {
+                *position += 1;
+                self.queue.push_back(ReliableEvent::Message(entry.remove()));
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Writes one send on the current connection, if any; a failed write drops it.
+    async fn transmit(&mut self, out: &Outgoing) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        let event = ClientEvent::MessageSend(MessageSend {
+            channel_id: out.channel_id,
+            body: out.body.clone(),
+            client_id: out.client_id.clone(),
+        });
+        match conn.send(&event).await {
+            Ok(id) => {
+                self.in_flight.insert(id, out.client_id.clone());
+            }
+            Err(_) => self.drop_connection(),
+        }
+    }
+
+    /// Reconnects with backoff until it works or `max_attempts` is spent.
+    async fn reconnect(&mut self) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            tokio::time::sleep(self.backoff.delay(attempt)).await;
+            match self.establish().await {
+                Ok(()) => return Ok(()),
+                Err(e) if e.status() == Some(401) => return Err(e),
+                Err(e) if self.backoff.max_attempts.is_some_and(|max| attempt + 1 >= max) => return Err(e),
+                Err(_) => attempt += 1,
+            }
+        }
+    }
+
+    /// Connects, resumes every channel from its position, and re-sends the outbox.
+    async fn establish(&mut self) -> Result<()> {
+        let mut conn = Connection::connect(&self.base_url, &self.token).await?;
+        let resumed = self.connected_once;
+        for channel in &conn.ready().channels {
+            // First connection: unknown channels start at their head. Later: a channel that
+            // appeared while offline is replayed from the start (within the gap limit).
+            self.positions.entry(channel.id).or_insert(if resumed { 0 } else { channel.head_seq });
+        }
+        let positions =
+            self.positions.iter().map(|(&channel_id, &after_seq)| SyncPosition { channel_id, after_seq }).collect();
+        conn.sync(positions).await?;
+        self.conn = Some(conn);
+        self.connected_once = true;
+        self.in_flight.clear();
+        for out in self.outbox.clone() {
+            self.transmit(&out).await;
+        }
+        self.queue.push_back(ReliableEvent::Connected { resumed });
+        Ok(())
+    }
+}
+
+/// Refusals worth retrying on the next connection.
+fn retryable(code: &str) -> bool {
+    matches!(code, "internal" | "rate_limited")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_ceiling_with_jitter() {
+        let b = Backoff { base: Duration::from_millis(100), max: Duration::from_secs(1), max_attempts: None };
+        for attempt in 0..20 {
+            let ceiling = Duration::from_millis(100).saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(1));
+            assert!(b.delay(attempt) <= ceiling);
+        }
+        let spread: std::collections::HashSet<_> = (0..20).map(|_| b.delay(3)).collect();
+        assert!(spread.len() > 1, "jittered");
+    }
+}
