@@ -13,12 +13,14 @@
 //! - [`gateway`]: upgrade auth, malformed frames, size limits, heartbeats.
 //! - [`backpressure`]: a slow consumer is cut off without stalling a fast one.
 //! - [`shutdown`]: graceful shutdown closes sockets with 1012.
+//! - [`crash`]: SIGKILL during a send storm, restart, nothing acknowledged lost or doubled.
 //! - [`resume`]: reconnect, `sync` replay and the gap marker, the client outbox, lost acks.
 
 mod access;
 mod auth;
 mod backpressure;
 mod channels;
+mod crash;
 mod gateway;
 mod helpers;
 mod history;
