@@ -123,6 +123,16 @@ pub struct ErrorInfo {
     pub code: String,
     /// English explanation for people; may change between versions.
     pub message: String,
+    /// With `rate_limited`: milliseconds to wait before trying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ErrorInfo {
+    /// An error with no retry hint.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { code: code.into(), message: message.into(), retry_after_ms: None }
+    }
 }
 
 /// `GET /api/health` answer.

@@ -14,11 +14,10 @@ use tokio::net::TcpListener;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::hub::{Hub, SERVER_RESTART};
+use crate::service::limits::RateLimits;
 use crate::service::passwords::Hasher;
 use crate::service::sessions::TokenKey;
 use crate::state::AppState;
-use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
 
 /// How long shutdown waits for open sockets to finish writing and close.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,7 +32,7 @@ pub enum StartupError {
     #[error("secret key must be at least 32 characters")]
     WeakSecret,
     /// The database URL names a backend this build does not have.
-    #[error("unsupported database URL (expected sqlite://...)")]
+    #[error("unsupported database URL (expected sqlite://... or postgres://...)")]
     UnsupportedDatabase,
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
@@ -59,19 +58,17 @@ impl Application {
         std::fs::create_dir_all(&config.data_dir).map_err(StartupError::DataDir)?;
         let secret = load_secret(&config)?;
         let url = config.effective_database_url();
-        if !url.starts_with("sqlite:") {
-            return Err(StartupError::UnsupportedDatabase);
-        }
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::connect(&url).await?);
+        let store = crate::store::connect(&url).await?.ok_or(StartupError::UnsupportedDatabase)?;
         let general_id = store.ensure_channel("general", now_ms()).await?;
         let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations).map_err(StartupError::Argon2)?;
         let listener = TcpListener::bind(config.addr).await.map_err(StartupError::Bind)?;
         let state = AppState {
-            config: Arc::new(config),
+            config: Arc::new(config.clone()),
             store,
             hub: Hub::default(),
             token_key: Arc::new(TokenKey::new(&secret)),
             hasher: Arc::new(hasher),
+            limits: Arc::new(RateLimits::new(&config)),
             general_id,
         };
         Ok(Self { listener, state })
@@ -96,13 +93,23 @@ impl Application {
     /// `server_restart` after writing what was queued, and waits up to 5 s for them.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let hub = self.state.hub.clone();
-        let router = crate::http::router(self.state);
+        let limits = self.state.limits.clone();
+        let pruning = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limits.prune();
+            }
+        });
+        let router = crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let closing = hub.clone();
         let signal = async move {
             shutdown.await;
             closing.close_all(SERVER_RESTART);
         };
-        axum::serve(self.listener, router).with_graceful_shutdown(signal).await?;
+        let served = axum::serve(self.listener, router).with_graceful_shutdown(signal).await;
+        pruning.abort();
+        served?;
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             hub.close_all(SERVER_RESTART);

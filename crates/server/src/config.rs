@@ -44,6 +44,40 @@ pub struct Config {
     #[arg(long, env = "BANTER_SYNC_GAP_LIMIT", default_value_t = 500)]
     pub sync_gap_limit: i64,
 
+    /// Bytes a session's outbox holds before the session is disconnected as a slow consumer.
+    #[arg(long, env = "BANTER_OUTBOX_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub outbox_bytes: usize,
+
+    /// Most WebSocket connections this process holds; more are refused with 503 `server_full`.
+    #[arg(long, env = "BANTER_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most WebSocket connections one user holds; more are refused with 429
+    /// `too_many_connections`.
+    #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
+    pub max_connections_per_user: usize,
+
+    /// Register + login attempts per IP per minute (also the burst).
+    #[arg(long, env = "BANTER_RATE_AUTH_PER_MINUTE", default_value_t = 20)]
+    pub rate_auth_per_minute: u32,
+
+    /// Sustained message sends per user per second.
+    #[arg(long, env = "BANTER_RATE_MESSAGES_PER_SECOND", default_value_t = 10)]
+    pub rate_messages_per_second: u32,
+
+    /// Message sends per user allowed in a burst.
+    #[arg(long, env = "BANTER_RATE_MESSAGES_BURST", default_value_t = 50)]
+    pub rate_messages_burst: u32,
+
+    /// WebSocket upgrades per IP per minute (also the burst).
+    #[arg(long, env = "BANTER_RATE_UPGRADES_PER_MINUTE", default_value_t = 60)]
+    pub rate_upgrades_per_minute: u32,
+
+    /// Origins allowed to call the API cross-origin with credentials (CORS), comma-separated;
+    /// empty (the default) turns CORS off.
+    #[arg(long, env = "BANTER_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
     /// Interval between server pings, in milliseconds; a peer silent for two is dropped.
     #[arg(long, env = "BANTER_HEARTBEAT_MS", default_value_t = 30_000)]
     pub heartbeat_ms: u64,
@@ -72,7 +106,8 @@ pub struct Config {
 
 impl Config {
     /// A configuration for tests: port 0 on loopback, SQLite under `data_dir`, a fixed secret,
-    /// cheap Argon2 parameters. Fields stay public for tests to adjust.
+    /// cheap Argon2 parameters, rate and connection limits out of the way (tests of the limits
+    /// set their own). Fields stay public for tests to adjust.
     pub fn for_tests(data_dir: &Path) -> Config {
         let mut config = Config::parse_from(["banter"]);
         config.addr = "127.0.0.1:0".parse().expect("valid address");
@@ -82,6 +117,11 @@ impl Config {
         config.argon2_memory_kib = 64;
         config.argon2_iterations = 1;
         config.allowed_origins = Vec::new();
+        config.cors_origins = Vec::new();
+        config.rate_auth_per_minute = 1_000_000;
+        config.rate_messages_per_second = 1_000_000;
+        config.rate_messages_burst = 1_000_000;
+        config.rate_upgrades_per_minute = 1_000_000;
         config
     }
 

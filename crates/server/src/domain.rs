@@ -1,7 +1,20 @@
 //! Valid-by-construction input values. Each `parse` is the one place its rule lives; the
-//! error is the stable code the edge reports.
+//! error is the stable code the edge reports. Free text is Unicode-normalized to NFC and may
+//! not contain control characters (message bodies may contain newline and tab).
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::AppError;
+
+/// `raw` in NFC, or `None` if it holds a control character other than `\n`/`\t` (those only
+/// when `multiline`).
+fn normalized(raw: &str, multiline: bool) -> Option<String> {
+    let allowed = |c: char| multiline && (c == '\n' || c == '\t');
+    if raw.chars().any(|c| c.is_control() && !allowed(c)) {
+        return None;
+    }
+    Some(raw.nfc().collect())
+}
 
 /// A username: 3–32 chars of ASCII letters, digits, `_`, `-`, `.`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,17 +78,19 @@ impl Email {
     }
 }
 
-/// A display name: trimmed, 1–64 chars, no control characters.
+/// A display name: trimmed, NFC, 1–64 chars, no control characters.
 pub struct DisplayName(String);
 
 impl DisplayName {
-    /// Validates; `None` or empty falls back to `default`. Error: `invalid_display_name`.
+    /// Validates; `None` or blank falls back to `default`. Error: `invalid_display_name`.
     pub fn parse_or(raw: Option<&str>, default: &str) -> Result<Self, AppError> {
         let name = raw.map(str::trim).filter(|s| !s.is_empty()).unwrap_or(default);
-        if name.chars().count() <= 64 && !name.chars().any(char::is_control) {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(AppError::Invalid("invalid_display_name", "display name must be 1-64 characters"))
+        match normalized(name, false) {
+            Some(name) if name.chars().count() <= 64 => Ok(Self(name)),
+            _ => Err(AppError::Invalid(
+                "invalid_display_name",
+                "display name must be at most 64 characters, without control characters",
+            )),
         }
     }
     /// The name.
@@ -109,17 +124,15 @@ impl ChannelName {
     }
 }
 
-/// A channel topic: at most 256 chars.
+/// A channel topic: trimmed, NFC, at most 256 chars, one line.
 pub struct Topic(String);
 
 impl Topic {
     /// Trims and validates; `None` is the empty topic. Error: `invalid_topic`.
     pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
-        let topic = raw.unwrap_or("").trim();
-        if topic.chars().count() <= 256 {
-            Ok(Self(topic.to_owned()))
-        } else {
-            Err(AppError::Invalid("invalid_topic", "topic must be at most 256 characters"))
+        match normalized(raw.unwrap_or("").trim(), false) {
+            Some(topic) if topic.chars().count() <= 256 => Ok(Self(topic)),
+            _ => Err(AppError::Invalid("invalid_topic", "topic must be at most 256 characters on one line")),
         }
     }
     /// The topic.
@@ -128,16 +141,23 @@ impl Topic {
     }
 }
 
-/// A message body: 1..=`max` chars, stored verbatim; whitespace-only bodies are refused.
+/// A message body: NFC, 1..=`max` chars, newlines and tabs allowed, no other control
+/// characters; otherwise kept as sent (never trimmed, never interpreted as markup).
+/// Whitespace-only bodies are refused.
 pub struct MessageBody(String);
 
 impl MessageBody {
-    /// Validates against `max` chars. Error: `invalid_body`.
+    /// Normalizes and validates against `max` chars. Error: `invalid_body`.
     pub fn parse(raw: String, max: usize) -> Result<Self, AppError> {
-        if raw.trim().is_empty() || raw.chars().count() > max {
-            Err(AppError::Invalid("invalid_body", "message body must be 1 to the configured maximum of characters"))
-        } else {
-            Ok(Self(raw))
+        match normalized(&raw, true) {
+            Some(body) if !body.trim().is_empty() && body.chars().count() <= max => Ok(Self(body)),
+            Some(_) => {
+                Err(AppError::Invalid("invalid_body", "message body must be 1 to the configured maximum of characters"))
+            }
+            None => Err(AppError::Invalid(
+                "invalid_body",
+                "message body may not contain control characters other than newline and tab",
+            )),
         }
     }
     /// The body.
@@ -191,6 +211,19 @@ mod tests {
         assert!(MessageBody::parse("éééééé".into(), 5).is_err());
         assert!(ClientId::parse(String::new()).is_err());
         assert!(ClientId::parse("x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn text_is_nfc_and_free_of_control_characters() {
+        let decomposed = "e\u{301}t\u{e9}"; // "é" as e + combining acute, then a precomposed é
+        assert_eq!(MessageBody::parse(decomposed.into(), 10).unwrap().into_string(), "\u{e9}t\u{e9}");
+        assert!(MessageBody::parse("line one\n\tline two".into(), 100).is_ok());
+        for bad in ["bell\u{7}", "nul\u{0}", "cr\r\n", "esc\u{1b}[31m", "del\u{7f}", "c1\u{85}"] {
+            assert!(MessageBody::parse(bad.into(), 100).is_err(), "{bad:?}");
+        }
+        assert!(DisplayName::parse_or(Some("two\nlines"), "x").is_err());
+        assert_eq!(DisplayName::parse_or(Some("Zoe\u{308}"), "x").unwrap().into_string(), "Zo\u{eb}");
+        assert!(Topic::parse(Some("tab\tinside")).is_err());
     }
 
     #[test]

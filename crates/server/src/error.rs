@@ -25,6 +25,9 @@ pub enum AppError {
     /// Conflicts with existing state (409): `(code, message)`.
     #[error("{1}")]
     Conflict(&'static str, &'static str),
+    /// Too many requests (429 `rate_limited`): try again after the duration.
+    #[error("too many requests; try again in {} ms", .0.as_millis())]
+    RateLimited(std::time::Duration),
     /// A fault inside the server (500 `internal`); the cause is logged, never sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -38,6 +41,7 @@ impl AppError {
             AppError::Unauthorized => "unauthorized",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::NotFound => "not_found",
+            AppError::RateLimited(_) => "rate_limited",
             AppError::Internal(_) => "internal",
         }
     }
@@ -50,6 +54,7 @@ impl AppError {
             AppError::Forbidden(..) => 403,
             AppError::NotFound => 404,
             AppError::Conflict(..) => 409,
+            AppError::RateLimited(_) => 429,
             AppError::Internal(_) => 500,
         }
     }
@@ -59,7 +64,11 @@ impl AppError {
         if let AppError::Internal(cause) = self {
             tracing::error!(error = %cause, "internal error");
         }
-        ErrorInfo { code: self.code().to_owned(), message: self.to_string() }
+        let mut info = ErrorInfo::new(self.code(), self.to_string());
+        if let AppError::RateLimited(wait) = self {
+            info.retry_after_ms = Some(wait.as_millis().max(1) as u64);
+        }
+        info
     }
 
     /// `403 not_a_member`: the caller may see the channel but has not joined it.

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::config::Config;
 use crate::hub::Hub;
+use crate::service::limits::RateLimits;
 use crate::service::passwords::Hasher;
 use crate::service::sessions::TokenKey;
 use crate::store::Store;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub token_key: Arc<TokenKey>,
     /// Argon2id hashing with the configured parameters.
     pub hasher: Arc<Hasher>,
+    /// Rate limiters (auth, sends, upgrades).
+    pub limits: Arc<RateLimits>,
     /// Id of `#general`, which every account joins.
     pub general_id: Uuid,
 }

@@ -1,6 +1,8 @@
 //! `/api/auth`: register, log in, log out. Sets and clears the session cookie.
 
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -36,20 +38,22 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
 
 async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    let answer: AuthResponse = accounts::register(&state, req).await?;
+    let answer: AuthResponse = accounts::register(&state, peer.ip(), req).await?;
     let jar = jar.add(session_cookie(&state, answer.token.clone()));
     Ok((StatusCode::CREATED, jar, Json(answer)))
 }
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    let answer = accounts::login(&state, req).await?;
+    let answer = accounts::login(&state, peer.ip(), req).await?;
     let jar = jar.add(session_cookie(&state, answer.token.clone()));
     Ok((jar, Json(answer)))
 }

@@ -1,6 +1,7 @@
 //! One connection's outbox: a bounded queue of encoded frames plus a close signal that works
 //! even when the queue is full.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::ws::Utf8Bytes;
@@ -19,11 +20,34 @@ pub struct CloseReason {
     pub reason: &'static str,
 }
 
+/// How much one outbox may hold before its connection counts as a slow consumer.
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxLimits {
+    /// Frames.
+    pub frames: usize,
+    /// Bytes of frame text (shared frames are counted in full for every outbox holding them).
+    pub bytes: usize,
+}
+
 /// The sending side of a connection: cheap to clone, owned by the hub's indexes.
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::Sender<Frame>,
     close: Arc<Closer>,
+    queued: Arc<QueuedBytes>,
+}
+
+/// Bytes queued in one outbox and not yet written.
+pub struct QueuedBytes {
+    now: AtomicUsize,
+    max: usize,
+}
+
+impl QueuedBytes {
+    /// Counts `n` bytes as written.
+    pub fn release(&self, n: usize) {
+        self.now.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 /// Close signal: the first reason set wins.
@@ -38,17 +62,20 @@ pub struct Inbox {
     pub frames: mpsc::Receiver<Frame>,
     /// Fires when the connection must close.
     pub close: CloseSignal,
+    /// The writer releases each frame's bytes here once written.
+    pub queued: Arc<QueuedBytes>,
 }
 
 /// Waits for a close request; cheap to clone (the reader and writer each hold one).
 #[derive(Clone)]
 pub struct CloseSignal(Arc<Closer>);
 
-/// A new outbox holding at most `capacity` frames.
-pub fn outbox(capacity: usize) -> (Outbox, Inbox) {
-    let (tx, frames) = mpsc::channel(capacity.max(1));
+/// A new outbox bounded by `limits`.
+pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
+    let (tx, frames) = mpsc::channel(limits.frames.max(1));
     let close = Arc::new(Closer { token: CancellationToken::new(), reason: OnceLock::new() });
-    (Outbox { tx, close: close.clone() }, Inbox { frames, close: CloseSignal(close) })
+    let queued = Arc::new(QueuedBytes { now: AtomicUsize::new(0), max: limits.bytes.max(1) });
+    (Outbox { tx, close: close.clone(), queued: queued.clone() }, Inbox { frames, close: CloseSignal(close), queued })
 }
 
 /// What became of an offered frame.
@@ -65,21 +92,39 @@ pub enum Offer {
 impl Outbox {
     /// Queues a frame without waiting. A full queue closes the connection with 4008
     /// `slow_consumer`: it will resume, and nobody else waits for it.
+    /// The same happens when the frame would take the queued bytes over the limit.
     pub fn offer(&self, frame: Frame) -> Offer {
+        let len = frame.len();
+        let overflow = || {
+            self.close(CloseReason { code: 4008, reason: "slow_consumer" });
+            Offer::Overflowed
+        };
+        if self.queued.now.fetch_add(len, Ordering::Relaxed) + len > self.queued.max {
+            self.queued.release(len);
+            return overflow();
+        }
         match self.tx.try_send(frame) {
             Ok(()) => Offer::Queued,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(CloseReason { code: 4008, reason: "slow_consumer" });
-                Offer::Overflowed
+            Err(e) => {
+                self.queued.release(len);
+                match e {
+                    mpsc::error::TrySendError::Full(_) => overflow(),
+                    mpsc::error::TrySendError::Closed(_) => Offer::Gone,
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Offer::Gone,
         }
     }
 
     /// Queues a frame, waiting for room: for answers to this connection's own requests, so a
     /// client that floods requests is slowed down instead of disconnected.
     pub async fn send(&self, frame: Frame) -> bool {
-        self.tx.send(frame).await.is_ok()
+        let len = frame.len();
+        self.queued.now.fetch_add(len, Ordering::Relaxed);
+        let sent = self.tx.send(frame).await.is_ok();
+        if !sent {
+            self.queued.release(len);
+        }
+        sent
     }
 
     /// Queues a frame once at least `room` further slots are free, so bulk traffic (replay)
@@ -90,6 +135,7 @@ impl Outbox {
         match self.tx.reserve_many(room + 1).await {
             Ok(mut permits) => {
                 if let Some(permit) = permits.next() {
+                    self.queued.now.fetch_add(frame.len(), Ordering::Relaxed);
                     permit.send(frame);
                 }
                 true
@@ -124,7 +170,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_outbox_closes_as_slow_consumer() {
-        let (out, inbox) = outbox(2);
+        let (out, inbox) = outbox(OutboxLimits { frames: 2, bytes: 1 << 20 });
         assert_eq!(out.offer("a".into()), Offer::Queued);
         assert_eq!(out.offer("b".into()), Offer::Queued);
         assert_eq!(out.offer("c".into()), Offer::Overflowed);
@@ -132,5 +178,17 @@ mod tests {
         assert_eq!(inbox.close.closed().await, CloseReason { code: 4008, reason: "slow_consumer" });
         drop(inbox);
         assert_eq!(out.offer("d".into()), Offer::Gone);
+    }
+
+    #[tokio::test]
+    async fn too_many_queued_bytes_close_as_slow_consumer() {
+        let (out, mut inbox) = outbox(OutboxLimits { frames: 100, bytes: 10 });
+        assert_eq!(out.offer("12345".into()), Offer::Queued);
+        assert_eq!(out.offer("67890".into()), Offer::Queued);
+        let written = inbox.frames.recv().await.unwrap();
+        inbox.queued.release(written.len());
+        assert_eq!(out.offer("abcde".into()), Offer::Queued, "room again once written");
+        assert_eq!(out.offer("x".into()), Offer::Overflowed);
+        assert_eq!(inbox.close.closed().await.code, 4008);
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use banter_proto::ws::{encode, ServerEvent};
 use uuid::Uuid;
 
-pub use conn::{CloseReason, CloseSignal, Frame, Inbox, Offer, Outbox};
+pub use conn::{CloseReason, CloseSignal, Frame, Inbox, Offer, Outbox, OutboxLimits};
 pub use registry::ConnId;
 use registry::Registry;
 
@@ -51,11 +51,11 @@ impl Hub {
         self.inner.registry.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a connection of `user_id`/`session_id` with an outbox of `capacity` frames.
+    /// Registers a connection of `user_id`/`session_id` with an outbox bounded by `limits`.
     /// The caller must [`Hub::disconnect`] it when the socket ends.
-    pub fn connect(&self, user_id: Uuid, session_id: Uuid, capacity: usize) -> (ConnId, Outbox, Inbox) {
+    pub fn connect(&self, user_id: Uuid, session_id: Uuid, limits: conn::OutboxLimits) -> (ConnId, Outbox, Inbox) {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (outbox, inbox) = conn::outbox(capacity);
+        let (outbox, inbox) = conn::outbox(limits);
         self.write().insert(id, user_id, session_id, outbox.clone());
         (id, outbox, inbox)
     }
@@ -126,6 +126,11 @@ impl Hub {
     /// Number of live connections.
     pub fn connection_count(&self) -> usize {
         self.read().len()
+    }
+
+    /// Number of live connections of one user.
+    pub fn user_connection_count(&self, user_id: Uuid) -> usize {
+        self.read().of_user(user_id).len()
     }
 
     /// Panics if the registry's indexes disagree (tests).

@@ -136,8 +136,9 @@ mod tests {
     fn indexes_follow_inserts_subscriptions_and_removals() {
         let mut r = Registry::default();
         let (user, session, ch) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let (o1, _rx1) = outbox(4);
-        let (o2, _rx2) = outbox(4);
+        let limits = crate::hub::OutboxLimits { frames: 4, bytes: 1024 };
+        let (o1, _rx1) = outbox(limits);
+        let (o2, _rx2) = outbox(limits);
         r.insert(1, user, session, o1);
         r.insert(2, user, Uuid::now_v7(), o2);
         r.subscribe(1, ch);

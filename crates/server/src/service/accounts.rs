@@ -1,6 +1,8 @@
 //! Registration, login and user lookup.
 
 use banter_proto::rest::{AuthResponse, LoginRequest, RegisterRequest};
+use std::net::IpAddr;
+
 use banter_proto::User;
 use uuid::Uuid;
 
@@ -13,7 +15,8 @@ use crate::store::NewUser;
 
 /// Creates an account (joined to `#general`) and a session for it. Errors: `invalid_*`,
 /// `username_taken`.
-pub async fn register(state: &AppState, req: RegisterRequest) -> Result<AuthResponse, AppError> {
+pub async fn register(state: &AppState, ip: IpAddr, req: RegisterRequest) -> Result<AuthResponse, AppError> {
+    state.limits.auth(ip)?;
     let username = Username::parse(&req.username)?;
     let password = Password::parse(req.password)?;
     let email = Email::parse_optional(req.email.as_deref())?;
@@ -37,8 +40,11 @@ pub async fn register(state: &AppState, req: RegisterRequest) -> Result<AuthResp
 }
 
 /// Checks credentials and starts a session. Error: `invalid_credentials`, the same whether
-/// the user is unknown or the password wrong (and taking the same time).
-pub async fn login(state: &AppState, req: LoginRequest) -> Result<AuthResponse, AppError> {
+/// the user is unknown or the password wrong (and taking the same time); `rate_limited` when
+/// `ip` tried too often or the account is in its growing failure delay.
+pub async fn login(state: &AppState, ip: IpAddr, req: LoginRequest) -> Result<AuthResponse, AppError> {
+    state.limits.auth(ip)?;
+    state.limits.login_allowed(&req.username)?;
     let found = match Username::parse(&req.username) {
         Ok(username) => state.store.credentials(username.as_str()).await?,
         Err(_) => None,
@@ -49,7 +55,11 @@ pub async fn login(state: &AppState, req: LoginRequest) -> Result<AuthResponse, 
     };
     let password = req.password.chars().take(256).collect();
     let ok = state.hasher.verify(password, hash).await?;
-    let me = me.filter(|_| ok).ok_or(AppError::InvalidCredentials)?;
+    let Some(me) = me.filter(|_| ok) else {
+        state.limits.login_failed(&req.username);
+        return Err(AppError::InvalidCredentials);
+    };
+    state.limits.login_succeeded(&req.username);
     let (token, session_id) = sessions::start(state, me.user.id).await?;
     Ok(AuthResponse { user: me, token, session_id })
 }

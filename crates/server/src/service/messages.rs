@@ -29,6 +29,7 @@ pub struct SendInput {
 /// unannounced. Returns the message and whether it is new. Errors: `invalid_body`,
 /// `invalid_client_id`, `not_found`, `not_a_member`.
 pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(Message, bool), AppError> {
+    state.limits.send(sender.id)?;
     let body = MessageBody::parse(input.body, state.config.max_body_chars)?;
     let client_id = ClientId::parse(input.client_id)?;
     require_member(state, sender.id, input.channel_id).await?;

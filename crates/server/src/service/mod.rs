@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod channels;
+pub mod limits;
 pub mod messages;
 pub mod passwords;
 pub mod sessions;

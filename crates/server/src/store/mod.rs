@@ -1,11 +1,15 @@
-//! Persistence: the [`Store`] trait the services call, and its backends ([`sqlite`]).
+//! Persistence: the [`Store`] trait the services call, and its backends ([`sqlite`], the
+//! default, and [`postgres`]); [`connect`] picks one by the database URL's scheme.
 //!
 //! The store owns durability and ordering: it assigns each message its per-channel `seq` in
 //! the committing transaction (from 1, gap-free) and enforces the `(sender, client_id)`
 //! idempotency key. It returns wire types from `banter_proto`; it knows nothing of HTTP,
 //! sessions on sockets, or fan-out.
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use banter_proto::{Channel, ChannelKind, Me, Member, Membership, Message, Role, User};
@@ -13,6 +17,20 @@ use uuid::Uuid;
 
 /// Errors are the driver's; services turn them into `internal`.
 pub type StoreResult<T> = Result<T, sqlx::Error>;
+
+/// Opens and migrates the backend `url` names: `sqlite:` → [`sqlite::SqliteStore`],
+/// `postgres:` or `postgresql:` → [`postgres::PostgresStore`]; `Ok(None)` for any other scheme.
+/// Errors: the database cannot be reached, opened or migrated.
+pub async fn connect(url: &str) -> StoreResult<Option<Arc<dyn Store>>> {
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(sqlite::SqliteStore::connect(url).await?)
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Arc::new(postgres::PostgresStore::connect(url).await?)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(store))
+}
 
 /// A user row to insert.
 pub struct NewUser {

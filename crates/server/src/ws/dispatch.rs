@@ -23,12 +23,7 @@ pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) 
             return reply(outbox, id.as_deref(), error("unknown_type", "unknown event type")).await
         }
         Err(DecodeError::InvalidData(id, reason)) => {
-            return reply(
-                outbox,
-                id.as_deref(),
-                ServerEvent::Error(ErrorInfo { code: "invalid_data".into(), message: reason }),
-            )
-            .await
+            return reply(outbox, id.as_deref(), ServerEvent::Error(ErrorInfo::new("invalid_data", reason))).await
         }
     };
     let answer = match event {
@@ -84,7 +79,7 @@ pub async fn refuse_binary(outbox: &Outbox) {
 }
 
 fn error(code: &str, message: &str) -> ServerEvent {
-    ServerEvent::Error(ErrorInfo { code: code.into(), message: message.into() })
+    ServerEvent::Error(ErrorInfo::new(code, message))
 }
 
 async fn reply(outbox: &Outbox, id: Option<&str>, event: ServerEvent) {

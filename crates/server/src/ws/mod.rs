@@ -6,7 +6,9 @@ mod session;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -30,9 +32,13 @@ pub fn router() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    if let Err(e) = state.limits.upgrade(peer.ip()) {
+        return e.into_response();
+    }
     let Some((token, source)) = token(&headers) else { return AppError::Unauthorized.into_response() };
     let auth = match sessions::authenticate(&state, &token).await {
         Ok(auth) => auth,
@@ -45,6 +51,12 @@ async fn upgrade(
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    if state.hub.connection_count() >= state.config.max_connections {
+        return custom(StatusCode::SERVICE_UNAVAILABLE, "server_full", "this server holds all the connections it can");
+    }
+    if state.hub.user_connection_count(auth.user.user.id) >= state.config.max_connections_per_user {
+        return custom(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", "close another connection first");
+    }
     let max = state.config.max_frame_bytes;
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_frame_size(max)

@@ -15,7 +15,8 @@ use futures_util::{SinkExt, StreamExt};
 
 use crate::clock::now_ms;
 use crate::error::AppError;
-use crate::hub::{frame, CloseReason, CloseSignal, Inbox, Outbox};
+use crate::hub::conn::QueuedBytes;
+use crate::hub::{frame, CloseReason, CloseSignal, Frame, Inbox, Outbox, OutboxLimits};
 use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::state::AppState;
@@ -36,7 +37,8 @@ const TIMEOUT: CloseReason = CloseReason { code: 1001, reason: "heartbeat_timeou
 pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
     let (mut sink, stream) = socket.split();
     let user_id = auth.user.user.id;
-    let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, state.config.outbox_frames);
+    let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
+    let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, limits);
     match ready(&state, conn, &auth).await {
         Ok(ready) => {
             if sink.send(Message::Text(frame(None, &ServerEvent::Ready(ready)))).await.is_ok() {
@@ -117,7 +119,7 @@ async fn write(
     last_heard: Arc<AtomicI64>,
     outbox: Outbox,
 ) {
-    let Inbox { mut frames, close } = inbox;
+    let Inbox { mut frames, close, queued } = inbox;
     let mut sink = sink;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let reason = loop {
@@ -126,7 +128,7 @@ async fn write(
             reason = close.closed() => break reason,
             next = frames.recv() => match next {
                 Some(first) => tokio::select! {
-                    written = write_batch(&mut sink, first, &mut frames) => written.is_ok(),
+                    written = write_batch(&mut sink, first, &mut frames, &queued) => written.is_ok(),
                     reason = close.closed() => break reason,
                 },
                 None => false,
@@ -157,18 +159,19 @@ async fn write(
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, finish).await;
 }
 
-/// Feeds `first` and whatever else is queued (up to [`MAX_BATCH`]), then flushes once.
+/// Feeds `first` and whatever else is queued (up to [`MAX_BATCH`] in all), releasing each
+/// frame's bytes from the outbox count, then flushes once.
 async fn write_batch(
     sink: &mut SplitSink<WebSocket, Message>,
-    first: crate::hub::Frame,
-    frames: &mut tokio::sync::mpsc::Receiver<crate::hub::Frame>,
+    first: Frame,
+    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
+    queued: &QueuedBytes,
 ) -> Result<(), axum::Error> {
-    sink.feed(Message::Text(first)).await?;
-    for _ in 1..MAX_BATCH {
-        match frames.try_recv() {
-            Ok(frame) => sink.feed(Message::Text(frame)).await?,
-            Err(_) => break,
-        }
+    let mut next = Some(first);
+    for _ in 0..MAX_BATCH {
+        let Some(frame) = next.take().or_else(|| frames.try_recv().ok()) else { break };
+        queued.release(frame.len());
+        sink.feed(Message::Text(frame)).await?;
     }
     sink.flush().await
 }

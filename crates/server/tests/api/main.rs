@@ -9,10 +9,12 @@
 //! - [`access`]: private channels and DMs: reads, posts and live events for non-members.
 //! - [`channels`]: public channels: create, browse, join, leave, names.
 //! - [`idempotency`]: resends with the same `client_id`, body and key limits.
+//! - [`limits`]: rate limits, login lockout, connection caps, text rules, CORS, headers.
 //! - [`history`]: paging boundaries and reassembly.
 //! - [`gateway`]: upgrade auth, malformed frames, size limits, heartbeats.
 //! - [`backpressure`]: a slow consumer is cut off without stalling a fast one.
 //! - [`shutdown`]: graceful shutdown closes sockets with 1012.
+//! - [`store_conformance`]: the same store-level cases on SQLite and PostgreSQL.
 //! - [`crash`]: SIGKILL during a send storm, restart, nothing acknowledged lost or doubled.
 //! - [`resume`]: reconnect, `sync` replay and the gap marker, the client outbox, lost acks.
 
@@ -25,6 +27,8 @@ mod gateway;
 mod helpers;
 mod history;
 mod idempotency;
+mod limits;
 mod messaging;
 mod resume;
 mod shutdown;
+mod store_conformance;

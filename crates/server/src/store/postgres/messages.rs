@@ -1,0 +1,127 @@
+//! Messages in PostgreSQL: `seq` assignment, idempotency, commit-hook order, paged history.
+//!
+//! Across nodes, the channel row lock taken by `UPDATE ... RETURNING head_seq` serializes
+//! senders and keeps `seq` gap-free (see the module doc of [`super`]). It does not order the
+//! commit hooks: two tasks of this process sending to one channel may commit seq 5 and 6 and
+//! then run their hooks in either order, and the hub would broadcast 6 before 5. So each send
+//! also holds this process's [`ChannelLocks`] entry for its channel from before the UPDATE until
+//! its hook returned: within the process, the next send to the channel cannot take the row
+//! lock (so cannot get a `seq`) before the previous hook ran.
+
+use async_trait::async_trait;
+use banter_proto::Message;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use super::rows::{MessageRow, MESSAGE_SELECT};
+use super::PostgresStore;
+use crate::clock::to_datetime;
+use crate::store::{CommitHook, MessageStore, NewMessage, Page, StoreResult};
+
+/// Number of stripes in [`ChannelLocks`].
+const STRIPES: usize = 256;
+
+/// This process's send locks: a fixed array of async mutexes, a channel using the one its id
+/// hashes to. Channels sharing a stripe only share in-process commit concurrency (never
+/// correctness), and memory stays bounded however many channels exist. Async (tokio) mutexes,
+/// because they are held across the transaction's `.await`s; they are fair (FIFO).
+pub struct ChannelLocks {
+    stripes: Box<[Mutex<()>]>,
+}
+
+impl Default for ChannelLocks {
+    fn default() -> Self {
+        Self { stripes: (0..STRIPES).map(|_| Mutex::new(())).collect() }
+    }
+}
+
+impl ChannelLocks {
+    /// The mutex ordering sends to `channel`.
+    fn of(&self, channel: Uuid) -> &Mutex<()> {
+        let (high, low) = channel.as_u64_pair();
+        &self.stripes[((high ^ low) % STRIPES as u64) as usize]
+    }
+}
+
+impl PostgresStore {
+    /// The committed message with this idempotency key, if any.
+    async fn by_client_id(&self, sender: Uuid, client_id: &str) -> StoreResult<Option<Message>> {
+        let sql = format!("{MESSAGE_SELECT} WHERE m.sender_id = $1 AND m.client_id = $2");
+        let row: Option<MessageRow> =
+            sqlx::query_as(&sql).bind(sender).bind(client_id).fetch_optional(&self.pool).await?;
+        Ok(row.map(Message::from))
+    }
+}
+
+#[async_trait]
+impl MessageStore for PostgresStore {
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook<'_>) -> StoreResult<(Message, bool)> {
+        // A replay of a committed key needs no lock.
+        if let Some(original) = self.by_client_id(message.sender.id, &message.client_id).await? {
+            return Ok((original, false));
+        }
+        let order = self.locks.of(message.channel_id).lock().await;
+        let mut tx = self.pool.begin().await?;
+        // Row lock on the channel until commit: senders from every node serialize here.
+        let seq: i64 =
+            sqlx::query_scalar("UPDATE channels SET head_seq = head_seq + 1 WHERE id = $1 RETURNING head_seq")
+                .bind(message.channel_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        // Waits for a concurrent insert of the same key; inserts nothing if that one committed.
+        let inserted = sqlx::query(
+            "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender_id, client_id) DO NOTHING",
+        )
+        .bind(message.id)
+        .bind(message.channel_id)
+        .bind(seq)
+        .bind(message.sender.id)
+        .bind(&message.client_id)
+        .bind(&message.body)
+        .bind(message.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            // Lost the race to a send with the same key: undo the increment, return the winner.
+            tx.rollback().await?;
+            drop(order);
+            let original = self.by_client_id(message.sender.id, &message.client_id).await?;
+            return Ok((original.ok_or(sqlx::Error::RowNotFound)?, false));
+        }
+        tx.commit().await?;
+        let committed = Message {
+            id: message.id,
+            channel_id: message.channel_id,
+            seq,
+            sender: message.sender,
+            client_id: message.client_id,
+            body: message.body,
+            created_at: to_datetime(message.created_at),
+        };
+        on_commit(&committed);
+        drop(order);
+        Ok((committed, true))
+    }
+
+    async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)> {
+        // Every shape binds and uses `$2`, which PostgreSQL requires of a prepared statement.
+        let (condition, cursor, limit, ascending) = match page {
+            Page::Latest { limit } => ("m.seq < $2", i64::MAX, limit, false),
+            Page::Before { before, limit } => ("m.seq < $2", before, limit, false),
+            Page::After { after, limit } => ("m.seq > $2", after, limit, true),
+        };
+        let order = if ascending { "ASC" } else { "DESC" };
+        let sql = format!("{MESSAGE_SELECT} WHERE m.channel_id = $1 AND {condition} ORDER BY m.seq {order} LIMIT $3");
+        let mut rows: Vec<MessageRow> =
+            sqlx::query_as(&sql).bind(channel).bind(cursor).bind(i64::from(limit) + 1).fetch_all(&self.pool).await?;
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        if !ascending {
+            rows.reverse();
+        }
+        Ok((rows.into_iter().map(Message::from).collect(), has_more))
+    }
+}

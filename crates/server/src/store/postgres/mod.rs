@@ -1,0 +1,98 @@
+//! The PostgreSQL backend, for running several nodes against one database.
+//!
+//! Same traits and same wire output as [`super::sqlite`]; its schema lives in
+//! `migrations/postgres` and is applied at start-up (sqlx takes an advisory lock, so nodes
+//! starting together migrate once). One pool of at most [`MAX_CONNECTIONS`] connections serves
+//! reads and writes; every transaction runs at READ COMMITTED, the PostgreSQL default.
+//!
+//! # Concurrency
+//! - `seq`: a send runs `UPDATE channels SET head_seq = head_seq + 1 ... RETURNING head_seq`
+//!   and inserts the message in the same transaction. The UPDATE takes the channel row's lock
+//!   until commit, so concurrent senders to one channel — from any node — serialize there, and
+//!   a send that rolls back also rolls back its increment: `seq` stays gap-free.
+//! - Idempotency: the insert is `ON CONFLICT (sender_id, client_id) DO NOTHING`, which waits
+//!   for a concurrent insert of the same key; when it inserted nothing, the transaction rolls
+//!   back (undoing the increment) and the committed original is read and returned.
+//! - Commit hook order: within this process, a striped set of async mutexes keyed by channel
+//!   is held from before the UPDATE until the hook returned (see `messages.rs`).
+//! - DMs: `INSERT ... ON CONFLICT (dm_a, dm_b) DO NOTHING` makes the pair's unique key decide
+//!   concurrent `open_dm` calls; the loser reads the winner's channel.
+//! - Member counts change in the transaction that adds or removes the member row.
+
+mod channels;
+mod messages;
+mod rows;
+mod users;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use self::messages::ChannelLocks;
+use super::{Store, StoreResult};
+
+/// Largest number of connections one node keeps to the database (fixed for now; several nodes
+/// multiply it, so keep `max_connections` on the server above nodes × this).
+pub const MAX_CONNECTIONS: u32 = 16;
+
+/// A PostgreSQL database: one connection pool, plus this node's per-channel send locks.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    /// Orders commit hooks per channel within this process; see `messages.rs`.
+    locks: Arc<ChannelLocks>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://` or `postgresql://`) and applies the migrations in
+    /// `migrations/postgres`. Errors: the server is unreachable, refuses the login, or the
+    /// migrations fail.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new().max_connections(MAX_CONNECTIONS).connect(url).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool, locks: Arc::new(ChannelLocks::default()) })
+    }
+
+    /// Closes the pool's connections (waits for checked-out ones to come back).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+}
+
+/// `prefix` as a LIKE pattern matching strings that start with it (`\` escapes).
+fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Whether an error is a unique constraint violation (SQLSTATE 23505).
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_prefix_escapes_wildcards_and_the_escape() {
+        assert_eq!(like_prefix("ab"), "ab%");
+        assert_eq!(like_prefix("a%b_c\\"), "a\\%b\\_c\\\\%");
+        assert_eq!(like_prefix(""), "%");
+    }
+}

@@ -1,0 +1,187 @@
+//! Row shapes read from PostgreSQL, the SELECTs that produce them, and their conversion into
+//! wire types (the same conversions as the SQLite backend, so both answer identically).
+
+use banter_proto::{Channel, ChannelKind, Me, Member, Membership, Message, Role, User};
+use sqlx::FromRow;
+use uuid::Uuid;
+
+use crate::clock::to_datetime;
+
+/// Columns selected for a user ([`UserRow`]).
+pub const USER_COLUMNS: &str = "id, username, display_name, email, created_at";
+
+/// A user as stored, without the password hash.
+#[derive(FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub created_at: i64,
+}
+
+impl UserRow {
+    /// The signed-in view (profile and email).
+    pub fn into_me(self) -> Me {
+        let email = self.email.clone();
+        Me { user: self.into_user(), email }
+    }
+
+    /// The public profile.
+    pub fn into_user(self) -> User {
+        User {
+            id: self.id,
+            username: self.username,
+            display_name: self.display_name,
+            created_at: to_datetime(self.created_at),
+        }
+    }
+}
+
+/// Selects a channel as viewer `$1` sees it: membership and DM peer joined in.
+pub const CHANNEL_SELECT: &str = "SELECT c.id, c.kind, c.name, c.topic, c.head_seq, c.member_count, c.created_at, \
+     m.role, m.read_seq, m.joined_at, \
+     p.id AS peer_id, p.username AS peer_username, p.display_name AS peer_display_name, p.created_at AS peer_created_at \
+     FROM channels c \
+     LEFT JOIN members m ON m.channel_id = c.id AND m.user_id = $1 \
+     LEFT JOIN users p ON c.kind = 'dm' AND p.id = (CASE WHEN c.dm_a = $1 THEN c.dm_b ELSE c.dm_a END)";
+
+/// A channel joined with the viewer's membership and the DM peer ([`CHANNEL_SELECT`]).
+#[derive(FromRow)]
+pub struct ChannelRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: Option<String>,
+    pub topic: String,
+    pub head_seq: i64,
+    pub member_count: i64,
+    pub created_at: i64,
+    pub role: Option<String>,
+    pub read_seq: Option<i64>,
+    pub joined_at: Option<i64>,
+    pub peer_id: Option<Uuid>,
+    pub peer_username: Option<String>,
+    pub peer_display_name: Option<String>,
+    pub peer_created_at: Option<i64>,
+}
+
+impl From<ChannelRow> for Channel {
+    fn from(r: ChannelRow) -> Channel {
+        let peer = match (r.peer_id, r.peer_username, r.peer_display_name, r.peer_created_at) {
+            (Some(id), Some(username), Some(display_name), Some(at)) => {
+                Some(User { id, username, display_name, created_at: to_datetime(at) })
+            }
+            _ => None,
+        };
+        let membership = match (r.role, r.read_seq, r.joined_at) {
+            (Some(role), Some(read_seq), Some(at)) => {
+                Some(Membership { role: parse_role(&role), read_seq, joined_at: to_datetime(at) })
+            }
+            _ => None,
+        };
+        let kind = parse_kind(&r.kind);
+        let name = match (&peer, r.name) {
+            (Some(peer), _) if kind == ChannelKind::Dm => peer.username.clone(),
+            (_, name) => name.unwrap_or_default(),
+        };
+        Channel {
+            id: r.id,
+            kind,
+            name,
+            topic: r.topic,
+            head_seq: r.head_seq,
+            member_count: r.member_count,
+            created_at: to_datetime(r.created_at),
+            peer,
+            membership,
+        }
+    }
+}
+
+/// Selects a message with its sender.
+pub const MESSAGE_SELECT: &str = "SELECT m.id, m.channel_id, m.seq, m.client_id, m.body, m.created_at, \
+     u.id AS sender_id, u.username, u.display_name, u.created_at AS sender_created_at \
+     FROM messages m JOIN users u ON u.id = m.sender_id";
+
+/// A message joined with its sender ([`MESSAGE_SELECT`]).
+#[derive(FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    pub seq: i64,
+    pub client_id: String,
+    pub body: String,
+    pub created_at: i64,
+    pub sender_id: Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub sender_created_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(r: MessageRow) -> Message {
+        Message {
+            id: r.id,
+            channel_id: r.channel_id,
+            seq: r.seq,
+            sender: User {
+                id: r.sender_id,
+                username: r.username,
+                display_name: r.display_name,
+                created_at: to_datetime(r.sender_created_at),
+            },
+            client_id: r.client_id,
+            body: r.body,
+            created_at: to_datetime(r.created_at),
+        }
+    }
+}
+
+/// A member's profile and role.
+#[derive(FromRow)]
+pub struct MemberRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub role: String,
+}
+
+impl From<MemberRow> for Member {
+    fn from(r: MemberRow) -> Member {
+        Member { role: parse_role(&r.role), user: r.user.into_user() }
+    }
+}
+
+/// A role as stored in `members.role`.
+pub fn role_str(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+/// A stored role (the CHECK constraint admits only the three names).
+pub fn parse_role(s: &str) -> Role {
+    match s {
+        "owner" => Role::Owner,
+        "admin" => Role::Admin,
+        _ => Role::Member,
+    }
+}
+
+/// A kind as stored in `channels.kind`.
+pub fn kind_str(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Public => "public",
+        ChannelKind::Private => "private",
+        ChannelKind::Dm => "dm",
+    }
+}
+
+fn parse_kind(s: &str) -> ChannelKind {
+    match s {
+        "public" => ChannelKind::Public,
+        "private" => ChannelKind::Private,
+        _ => ChannelKind::Dm,
+    }
+}

@@ -1,0 +1,125 @@
+//! Users and sessions in PostgreSQL.
+
+use async_trait::async_trait;
+use banter_proto::{Me, User};
+use uuid::Uuid;
+
+use super::rows::{UserRow, USER_COLUMNS};
+use super::{is_unique_violation, like_prefix, PostgresStore};
+use crate::store::{Credentials, NewUser, StoreResult, UserStore};
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, user: NewUser, join_channel: Uuid) -> StoreResult<Option<Me>> {
+        let mut tx = self.pool.begin().await?;
+        // A concurrent insert of the same key waits for ours to commit, then fails unique: the
+        // aborted transaction rolls back when `tx` is dropped.
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, username_key, display_name, display_key, email, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(user.id)
+        .bind(&user.username)
+        .bind(user.username.to_lowercase())
+        .bind(&user.display_name)
+        .bind(user.display_name.to_lowercase())
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.created_at)
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => return Ok(None),
+            other => other?,
+        };
+        sqlx::query("INSERT INTO members (channel_id, user_id, role, joined_at) VALUES ($1, $2, 'member', $3)")
+            .bind(join_channel)
+            .bind(user.id)
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE channels SET member_count = member_count + 1 WHERE id = $1")
+            .bind(join_channel)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let row = UserRow {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            email: user.email,
+            created_at: user.created_at,
+        };
+        Ok(Some(row.into_me()))
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username_key = $1");
+        let row: Option<UserRowWithHash> =
+            sqlx::query_as(&sql).bind(username.to_lowercase()).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| Credentials { password_hash: r.password_hash, me: r.user.into_me() }))
+    }
+
+    async fn user(&self, id: Uuid) -> StoreResult<Option<Me>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.map(UserRow::into_me))
+    }
+
+    async fn search_users(&self, prefix: &str, limit: u32) -> StoreResult<Vec<User>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key LIKE $1 ESCAPE '\\' OR display_key LIKE $1 ESCAPE '\\' \
+             ORDER BY username_key LIMIT $2"
+        );
+        let rows: Vec<UserRow> = sqlx::query_as(&sql)
+            .bind(like_prefix(&prefix.to_lowercase()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(UserRow::into_user).collect())
+    }
+
+    async fn create_session(&self, id: Uuid, user_id: Uuid, token_hash: &[u8], now: i64) -> StoreResult<()> {
+        sqlx::query("INSERT INTO sessions (id, token_hash, user_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(Uuid, Me)>> {
+        let sql = "SELECT s.id AS session_id, u.id, u.username, u.display_name, u.email, u.created_at \
+                   FROM sessions s JOIN users u ON u.id = s.user_id \
+                   WHERE s.token_hash = $1 AND s.revoked_at IS NULL";
+        let row: Option<SessionRow> = sqlx::query_as(sql).bind(token_hash).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| (r.session_id, r.user.into_me())))
+    }
+
+    async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A user with the password hash, for login.
+#[derive(sqlx::FromRow)]
+struct UserRowWithHash {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+/// A live session with its user.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    session_id: Uuid,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
