@@ -57,6 +57,16 @@ pub struct Config {
     #[arg(long, env = "BANTER_MAX_CONNECTIONS_PER_USER", default_value_t = 32)]
     pub max_connections_per_user: usize,
 
+    /// Most channels (DMs included) one user may belong to; more are refused with 403
+    /// `too_many_channels`.
+    #[arg(long, env = "BANTER_MAX_CHANNELS_PER_USER", default_value_t = 1000)]
+    pub max_channels_per_user: usize,
+
+    /// Most members one channel may have (`#general` is exempt); more are refused with 403
+    /// `channel_full`.
+    #[arg(long, env = "BANTER_MAX_MEMBERS_PER_CHANNEL", default_value_t = 10_000)]
+    pub max_members_per_channel: i64,
+
     /// Register + login attempts per IP per minute (also the burst).
     #[arg(long, env = "BANTER_RATE_AUTH_PER_MINUTE", default_value_t = 20)]
     pub rate_auth_per_minute: u32,

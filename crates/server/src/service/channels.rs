@@ -56,6 +56,7 @@ pub async fn create(state: &AppState, creator: Uuid, req: CreateChannelRequest) 
     if req.kind == ChannelKind::Dm {
         return Err(AppError::Invalid("invalid_kind", "use POST /api/dms for direct messages"));
     }
+    check_room_for(state, creator).await?;
     let new = NewChannel {
         id: Uuid::now_v7(),
         kind: req.kind,
@@ -82,9 +83,22 @@ pub async fn join(state: &AppState, user: Uuid, id: Uuid) -> Result<Channel, App
     add(state, user, id, Role::Member).await
 }
 
+/// Refuses when `user` already belongs to the maximum of channels: 403 `too_many_channels`.
+async fn check_room_for(state: &AppState, user: Uuid) -> Result<(), AppError> {
+    if state.store.channel_ids_of(user).await?.len() >= state.config.max_channels_per_user {
+        return Err(AppError::Forbidden("too_many_channels", "leave a channel before joining another"));
+    }
+    Ok(())
+}
+
 /// Adds `user` with `role`, subscribes their sockets and tells them; returns the channel as
-/// they see it.
+/// they see it. Errors: `too_many_channels`, `channel_full` (`#general` has no member cap).
 async fn add(state: &AppState, user: Uuid, id: Uuid, role: Role) -> Result<Channel, AppError> {
+    check_room_for(state, user).await?;
+    let current = state.store.channel(user, id).await?.ok_or(AppError::NotFound)?;
+    if id != state.general_id && current.member_count >= state.config.max_members_per_channel {
+        return Err(AppError::Forbidden("channel_full", "this channel has the maximum number of members"));
+    }
     state.store.add_member(id, user, role, now_ms()).await?;
     let channel = state.store.channel(user, id).await?.ok_or(AppError::NotFound)?;
     state.hub.join(user, id, &ServerEvent::ChannelJoined(channel.clone()));
@@ -130,7 +144,14 @@ pub async fn open_dm(state: &AppState, viewer: Uuid, peer: Uuid) -> Result<Chann
         return Err(AppError::Invalid("cannot_dm_self", "you cannot open a DM with yourself"));
     }
     state.store.user(peer).await?.ok_or(AppError::NotFound)?;
-    let (channel, created) = state.store.open_dm(viewer, peer, Uuid::now_v7(), now_ms()).await?;
+    let (channel, created) = match state.store.dm_between(viewer, peer).await? {
+        Some(existing) => (existing, false),
+        None => {
+            check_room_for(state, viewer).await?;
+            check_room_for(state, peer).await?;
+            state.store.open_dm(viewer, peer, Uuid::now_v7(), now_ms()).await?
+        }
+    };
     if created {
         state.hub.join(viewer, channel.id, &ServerEvent::ChannelJoined(channel.clone()));
         if let Some(theirs) = state.store.channel(peer, channel.id).await? {

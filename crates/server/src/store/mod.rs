@@ -137,6 +137,8 @@ pub trait ChannelStore: Send + Sync {
     /// The DM channel of the pair, creating it (both as members) if missing. Returns the
     /// channel as `viewer` sees it and whether it was created.
     async fn open_dm(&self, viewer: Uuid, peer: Uuid, id: Uuid, now: i64) -> StoreResult<(Channel, bool)>;
+    /// The existing DM channel of the pair as `viewer` sees it, if any.
+    async fn dm_between(&self, viewer: Uuid, peer: Uuid) -> StoreResult<Option<Channel>>;
     /// One channel as `viewer` sees it (`membership` set if they belong to it).
     async fn channel(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Channel>>;
     /// The channels `user` belongs to.

@@ -157,3 +157,21 @@ async fn security_headers_are_set_and_cors_is_off_unless_configured() {
         http.get(format!("{}/api/health", app.base_url)).header("origin", "https://evil.example").send().await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn channels_per_user_and_members_per_channel_are_capped() {
+    use banter_client::proto::rest::CreateChannelRequest;
+    use banter_client::proto::ChannelKind;
+    let app = TestApp::spawn_with(|c| (c.max_channels_per_user, c.max_members_per_channel) = (3, 2)).await;
+    let (ana, ben, cyd) = (app.register("ana").await, app.register("ben").await, app.register("cyd").await);
+    let create = |name: &str| CreateChannelRequest { name: name.into(), kind: ChannelKind::Public, topic: None };
+    let one = ana.client.create_channel(&create("one")).await.expect("second channel (after #general)");
+    ben.client.join(one.id).await.expect("second member");
+    assert_api_error(cyd.client.join(one.id).await, 403, "channel_full");
+    ana.client.create_channel(&create("two")).await.expect("third channel");
+    assert_api_error(ana.client.create_channel(&create("three")).await, 403, "too_many_channels");
+    assert_api_error(ana.client.open_dm(cyd.id()).await, 403, "too_many_channels");
+    let dm = ben.client.open_dm(cyd.id()).await.expect("ben and cyd have room");
+    assert_eq!(cyd.client.open_dm(ben.id()).await.expect("an existing DM always opens").id, dm.id);
+    app.register("dee").await; // #general has no member cap
+}

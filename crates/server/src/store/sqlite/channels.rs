@@ -97,6 +97,14 @@ impl ChannelStore for SqliteStore {
         Ok((channel, created))
     }
 
+    async fn dm_between(&self, viewer: Uuid, peer: Uuid) -> StoreResult<Option<Channel>> {
+        let (a, b) = if viewer < peer { (viewer, peer) } else { (peer, viewer) };
+        let sql = format!("{CHANNEL_SELECT} WHERE c.dm_a = ?2 AND c.dm_b = ?3");
+        let row: Option<ChannelRow> =
+            sqlx::query_as(&sql).bind(viewer).bind(a).bind(b).fetch_optional(&self.reader).await?;
+        Ok(row.map(Channel::from))
+    }
+
     async fn channel(&self, viewer: Uuid, id: Uuid) -> StoreResult<Option<Channel>> {
         Self::channel_via(&self.reader, viewer, id).await
     }

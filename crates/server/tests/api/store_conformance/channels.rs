@@ -111,8 +111,12 @@ pub async fn membership(store: Arc<dyn Store>) {
 /// One DM per pair, whoever opens it; each side sees the other as `peer` and name.
 pub async fn direct_messages(store: Arc<dyn Store>) {
     let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
+    assert_eq!(store.dm_between(ana.user.id, bob.user.id).await.unwrap(), None);
     let (dm, created) = store.open_dm(ana.user.id, bob.user.id, Uuid::now_v7(), now_ms()).await.unwrap();
     assert!(created);
+    assert_eq!(store.dm_between(ana.user.id, bob.user.id).await.unwrap().as_ref(), Some(&dm));
+    let from_bob = store.dm_between(bob.user.id, ana.user.id).await.unwrap().expect("seen from either side");
+    assert_eq!((from_bob.id, from_bob.peer.as_ref()), (dm.id, Some(&ana.user)));
     assert_eq!((dm.kind, dm.name.as_str(), dm.peer.as_ref()), (ChannelKind::Dm, "bob", Some(&bob.user)));
     assert_eq!((dm.member_count, dm.membership.as_ref().map(|m| m.role)), (2, Some(Role::Member)));
     let (theirs, created) = store.open_dm(bob.user.id, ana.user.id, Uuid::now_v7(), now_ms()).await.unwrap();
