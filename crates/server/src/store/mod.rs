@@ -7,6 +7,7 @@
 //! sessions on sockets, or fan-out.
 
 pub mod postgres;
+pub mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -5,9 +5,12 @@ use banter_proto::{Channel, Member, Membership, Role};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::rows::{kind_str, parse_role, role_str, ChannelRow, MemberRow, CHANNEL_SELECT};
-use super::{is_unique_violation, like_prefix, PostgresStore};
+use super::PostgresStore;
 use crate::clock::to_datetime;
+use crate::store::sql::{
+    is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelRow, MemberRow,
+    CHANNEL_SELECT_POSTGRES as CHANNEL_SELECT,
+};
 use crate::store::{ChannelStore, NewChannel, StoreResult};
 
 impl PostgresStore {

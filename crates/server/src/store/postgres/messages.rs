@@ -13,9 +13,9 @@ use banter_proto::Message;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::rows::{MessageRow, MESSAGE_SELECT};
 use super::PostgresStore;
 use crate::clock::to_datetime;
+use crate::store::sql::{MessageRow, MESSAGE_SELECT};
 use crate::store::{CommitHook, MessageStore, NewMessage, Page, StoreResult};
 
 /// Number of stripes in [`ChannelLocks`].

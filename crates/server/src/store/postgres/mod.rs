@@ -21,7 +21,6 @@
 
 mod channels;
 mod messages;
-mod rows;
 mod users;
 
 use std::sync::Arc;
@@ -64,35 +63,5 @@ impl PostgresStore {
 impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
-    }
-}
-
-/// `prefix` as a LIKE pattern matching strings that start with it (`\` escapes).
-fn like_prefix(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// Whether an error is a unique constraint violation (SQLSTATE 23505).
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_prefix;
-
-    #[test]
-    fn like_prefix_escapes_wildcards_and_the_escape() {
-        assert_eq!(like_prefix("ab"), "ab%");
-        assert_eq!(like_prefix("a%b_c\\"), "a\\%b\\_c\\\\%");
-        assert_eq!(like_prefix(""), "%");
     }
 }

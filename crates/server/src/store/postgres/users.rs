@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use banter_proto::{Me, User};
 use uuid::Uuid;
 
-use super::rows::{UserRow, USER_COLUMNS};
-use super::{is_unique_violation, like_prefix, PostgresStore};
+use super::PostgresStore;
+use crate::store::sql::{is_unique_violation, like_prefix, UserRow, USER_COLUMNS};
 use crate::store::{Credentials, NewUser, StoreResult, UserStore};
 
 #[async_trait]

@@ -4,9 +4,12 @@ use async_trait::async_trait;
 use banter_proto::{Channel, Member, Membership, Role};
 use uuid::Uuid;
 
-use super::rows::{kind_str, parse_role, role_str, ChannelRow, MemberRow, CHANNEL_SELECT};
-use super::{is_unique_violation, like_prefix, SqliteStore};
+use super::SqliteStore;
 use crate::clock::to_datetime;
+use crate::store::sql::{
+    is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelRow, MemberRow,
+    CHANNEL_SELECT_SQLITE as CHANNEL_SELECT,
+};
 use crate::store::{ChannelStore, NewChannel, StoreResult};
 
 impl SqliteStore {

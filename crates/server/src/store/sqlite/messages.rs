@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use banter_proto::Message;
 use uuid::Uuid;
 
-use super::rows::{MessageRow, MESSAGE_SELECT};
 use super::SqliteStore;
 use crate::clock::to_datetime;
+use crate::store::sql::{MessageRow, MESSAGE_SELECT};
 use crate::store::{CommitHook, MessageStore, NewMessage, Page, StoreResult};
 
 #[async_trait]

@@ -7,7 +7,6 @@
 
 mod channels;
 mod messages;
-mod rows;
 mod users;
 
 use std::str::FromStr;
@@ -49,22 +48,4 @@ impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await.map(|_| ())
     }
-}
-
-/// `prefix` as a LIKE pattern matching strings that start with it (`\` escapes).
-fn like_prefix(prefix: &str) -> String {
-    let mut pattern = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
-/// Whether an error is a UNIQUE constraint violation.
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
 }

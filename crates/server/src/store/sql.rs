@@ -1,5 +1,6 @@
-//! Row shapes read from PostgreSQL, the SELECTs that produce them, and their conversion into
-//! wire types (the same conversions as the SQLite backend, so both answer identically).
+//! What the SQL backends share: row shapes, the SELECT prefixes that produce them (per
+//! placeholder style), their conversion into wire types (so SQLite and PostgreSQL answer
+//! identically), LIKE escaping and unique-violation detection.
 
 use banter_proto::{Channel, ChannelKind, Me, Member, Membership, Message, Role, User};
 use sqlx::FromRow;
@@ -38,15 +39,24 @@ impl UserRow {
     }
 }
 
-/// Selects a channel as viewer `$1` sees it: membership and DM peer joined in.
-pub const CHANNEL_SELECT: &str = "SELECT c.id, c.kind, c.name, c.topic, c.head_seq, c.member_count, c.created_at, \
+/// The channel SELECT with `$viewer` as the viewer's placeholder.
+macro_rules! channel_select {
+    ($viewer:literal) => {
+        concat!("SELECT c.id, c.kind, c.name, c.topic, c.head_seq, c.member_count, c.created_at, \
      m.role, m.read_seq, m.joined_at, \
      p.id AS peer_id, p.username AS peer_username, p.display_name AS peer_display_name, p.created_at AS peer_created_at \
      FROM channels c \
-     LEFT JOIN members m ON m.channel_id = c.id AND m.user_id = $1 \
-     LEFT JOIN users p ON c.kind = 'dm' AND p.id = (CASE WHEN c.dm_a = $1 THEN c.dm_b ELSE c.dm_a END)";
+     LEFT JOIN members m ON m.channel_id = c.id AND m.user_id = ", $viewer, " \
+     LEFT JOIN users p ON c.kind = 'dm' AND p.id = (CASE WHEN c.dm_a = ", $viewer, " THEN c.dm_b ELSE c.dm_a END)")
+    };
+}
 
-/// A channel joined with the viewer's membership and the DM peer ([`CHANNEL_SELECT`]).
+/// Selects a channel as the viewer (`?1`) sees it: membership and DM peer joined in (SQLite).
+pub const CHANNEL_SELECT_SQLITE: &str = channel_select!("?1");
+/// Selects a channel as the viewer (`$1`) sees it: membership and DM peer joined in (PostgreSQL).
+pub const CHANNEL_SELECT_POSTGRES: &str = channel_select!("$1");
+
+/// A channel joined with the viewer's membership and the DM peer ([`CHANNEL_SELECT_SQLITE`], [`CHANNEL_SELECT_POSTGRES`]).
 #[derive(FromRow)]
 pub struct ChannelRow {
     pub id: Uuid,
@@ -183,5 +193,35 @@ fn parse_kind(s: &str) -> ChannelKind {
         "public" => ChannelKind::Public,
         "private" => ChannelKind::Private,
         _ => ChannelKind::Dm,
+    }
+}
+
+/// `prefix` as a LIKE pattern matching strings that start with it (`\` escapes).
+pub fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// Whether an error is a unique constraint violation (SQLite's or PostgreSQL's).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    pub fn like_prefix_escapes_wildcards_and_the_escape() {
+        assert_eq!(like_prefix("ab"), "ab%");
+        assert_eq!(like_prefix("a%b_c\\"), "a\\%b\\_c\\\\%");
+        assert_eq!(like_prefix(""), "%");
     }
 }
