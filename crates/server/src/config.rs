@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
+use uuid::Uuid;
 
 /// Everything the server can be told at start-up. Flags win over environment variables.
 #[derive(Debug, Clone, Parser)]
@@ -17,7 +18,8 @@ pub struct Config {
     #[arg(long, env = "BANTER_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// Database URL; defaults to `sqlite://<data_dir>/banter.db`.
+    /// Database URL: `sqlite://path` or `postgres://user@host/db` (several nodes share one
+    /// PostgreSQL database); defaults to `sqlite://<data_dir>/banter.db`.
     #[arg(long, env = "BANTER_DATABASE_URL")]
     pub database_url: Option<String>,
 
@@ -109,6 +111,22 @@ pub struct Config {
     #[arg(long, env = "BANTER_ARGON2_ITERATIONS", default_value_t = 2)]
     pub argon2_iterations: u32,
 
+    /// Redis URL (`redis://host:6379[/db]`) joining this node to the others sharing its
+    /// PostgreSQL database: events fan out across nodes through it. Unset (the default): one
+    /// node, no Redis.
+    #[arg(long, env = "BANTER_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel of this cluster (`<prefix>:events`); all its
+    /// nodes must use the same one, and different clusters on one Redis different ones.
+    #[arg(long, env = "BANTER_REDIS_PREFIX", default_value = "banter")]
+    pub redis_prefix: String,
+
+    /// This node's id among the nodes: random at every start, not configurable. A cloned
+    /// `Config` keeps it, so give each node of an in-process test cluster a fresh one.
+    #[arg(skip = Uuid::now_v7())]
+    pub node_id: Uuid,
+
     /// Log filter in `tracing` syntax (e.g. `info`, `banter_server=debug`).
     #[arg(long, env = "BANTER_LOG", default_value = "info")]
     pub log: String,
@@ -123,6 +141,8 @@ impl Config {
         config.addr = "127.0.0.1:0".parse().expect("valid address");
         config.data_dir = data_dir.to_path_buf();
         config.database_url = None;
+        config.redis_url = None;
+        config.redis_prefix = "banter".into();
         config.secret_key = Some("test-secret-key-test-secret-key-0123456789".into());
         config.argon2_memory_kib = 64;
         config.argon2_iterations = 1;

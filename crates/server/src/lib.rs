@@ -1,5 +1,5 @@
 //! Banter server: a REST API, a WebSocket gateway and the embedded web client in one binary,
-//! on an embedded SQLite database.
+//! on an embedded SQLite database by default or on PostgreSQL to run several nodes.
 //!
 //! # Layout
 //! Data flows one way: edges parse and authenticate, services decide, the store persists,
@@ -9,7 +9,8 @@
 //! - [`http`]: REST routers per feature, extractors, error responses, the web client.
 //! - [`ws`]: the gateway: upgrade with auth, one reader and one writer task per session.
 //! - [`service`]: rules and authorization (accounts, sessions, channels, messages).
-//! - [`store`]: the persistence traits and the SQLite backend; assigns `seq`.
+//! - [`store`]: the persistence traits, the SQLite and PostgreSQL backends and what they
+//!   share ([`store::sql`]); assigns `seq`.
 //! - [`hub`]: the connection registry and encode-once fan-out into bounded outboxes.
 //! - [`domain`]: valid-by-construction input values; [`error`]: the stable error codes.
 
