@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startServer } from './lib/server.mjs';
+import { startServer, CHEAP_PASSWORD_HASHING } from './lib/server.mjs';
 import {
   launch, openUser, signUp, logIn, waitConnected, channelItem, openChannel, send, message, screenshot,
   artifactsDir,
@@ -32,7 +32,7 @@ describe('Banter web client', { timeout: 150000 }, () => {
     for (const f of fs.readdirSync(artifactsDir)) {
       if (f.startsWith('failure-')) fs.rmSync(path.join(artifactsDir, f));
     }
-    server = await startServer();
+    server = await startServer({ env: CHEAP_PASSWORD_HASHING });
     browser = await launch();
   });
 

@@ -2,7 +2,7 @@
 // (so a deployed update is picked up at once), falling back to the cache when offline.
 // Never touches /api/ — messages, sessions and the WebSocket always go to the network.
 
-const CACHE = 'banter-shell-v1';
+const CACHE = 'banter-shell-v2';
 const SHELL = [
   '/',
   '/index.html',
@@ -17,6 +17,7 @@ const SHELL = [
   '/js/dom.js',
   '/js/format.js',
   '/js/gateway.js',
+  '/js/outbox.js',
   '/js/state.js',
   '/js/sync.js',
   '/js/views/auth.js',

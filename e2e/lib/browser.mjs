@@ -28,9 +28,18 @@ export async function openUser(browser, base, { viewport = { width: 1280, height
     hasTouch: mobile,
     serviceWorkers: 'block', // keep each run hermetic; sw.js is exercised separately
   });
+  const events = { dialogs: [], pageErrors: [], consoleErrors: [] };
+  const page = await newPage(context, base, events);
+  return { context, page, events };
+}
+
+/**
+ * Opens another page in an existing context (same cookies, same IndexedDB) on the app,
+ * recording into `events` like openUser does.
+ */
+export async function newPage(context, base, events) {
   const page = await context.newPage();
   page.setDefaultTimeout(10000);
-  const events = { dialogs: [], pageErrors: [], consoleErrors: [] };
   page.on('dialog', (d) => {
     events.dialogs.push(`${d.type()}: ${d.message()}`);
     d.dismiss().catch(() => {});
@@ -40,7 +49,7 @@ export async function openUser(browser, base, { viewport = { width: 1280, height
     if (m.type() === 'error') events.consoleErrors.push(m.text());
   });
   await page.goto(base);
-  return { context, page, events };
+  return page;
 }
 
 /** Signs up through the UI and waits until the chat shell is connected. */
@@ -62,8 +71,14 @@ export async function logIn(page, { username, password }) {
   await waitConnected(page);
 }
 
+/** Waits until the gateway is connected AND resumed (the indicator leaves "Syncing…"). */
 export async function waitConnected(page) {
-  await page.locator('[data-testid="conn-status"][data-state="connected"]').waitFor({ state: 'attached' });
+  await waitConn(page, 'connected');
+}
+
+/** Waits for a connection state: connecting, syncing, connected, reconnecting or offline. */
+export async function waitConn(page, state) {
+  await page.locator(`[data-testid="conn-status"][data-state="${state}"]`).waitFor({ state: 'attached' });
 }
 
 /** The sidebar entry of a channel or DM by its shown name. */
@@ -102,4 +117,138 @@ export async function screenshot(page, name) {
   const file = path.join(artifactsDir, name);
   await page.screenshot({ path: file });
   return file;
+}
+
+/** The bodies of the committed messages in the open conversation, in DOM order, with seqs. */
+export function committed(page) {
+  return page.locator('[data-testid="message-list"] [data-testid="message"]:not([data-seq=""])')
+    .evaluateAll((els) => els.map((e) => ({
+      seq: Number(e.dataset.seq),
+      body: e.querySelector('[data-testid="message-body"]').textContent,
+      state: e.dataset.state,
+    })));
+}
+
+/** How many message bubbles (committed or pending) show exactly this body. */
+export function countBody(page, text) {
+  return page.locator('[data-testid="message-list"] [data-testid="message-body"]')
+    .evaluateAll((els, t) => els.filter((e) => e.textContent === t).length, text);
+}
+
+/** The outbox records in the page's IndexedDB (database `banter`, store `outbox`). */
+export function outboxRecords(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const req = indexedDB.open('banter');
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      if (!db.objectStoreNames.contains('outbox')) {
+        db.close();
+        resolve([]);
+        return;
+      }
+      const get = db.transaction('outbox').objectStore('outbox').getAll();
+      get.onsuccess = () => {
+        db.close();
+        resolve(get.result);
+      };
+      get.onerror = () => reject(get.error);
+    };
+  }));
+}
+
+/**
+ * Posts messages over REST as the page's signed-in user, one at a time, in order. A 429
+ * `rate_limited` answer is waited out (`retry_after_ms`) and the SAME send (same client_id)
+ * retried.
+ */
+export function postMessages(page, channelId, bodies) {
+  return page.evaluate(async ({ channelId, bodies }) => {
+    for (const body of bodies) {
+      const payload = JSON.stringify({ channel_id: channelId, body, client_id: crypto.randomUUID() });
+      for (let attempt = 0; ; attempt++) {
+        const res = await fetch('/api/messages', {
+          method: 'POST', headers: { 'Content-Type': 'application/json' }, body: payload,
+        });
+        if (res.status === 201) break;
+        const text = await res.text();
+        if (res.status !== 429 || attempt > 50) throw new Error(`POST /api/messages: ${res.status} ${text}`);
+        const wait = (JSON.parse(text).error || {}).retry_after_ms || 100;
+        await new Promise((r) => setTimeout(r, wait + 5));
+      }
+    }
+  }, { channelId, bodies });
+}
+
+/** Every message of a channel over REST (paged with `after`), as the page's user. */
+export function history(page, channelId) {
+  return page.evaluate(async (id) => {
+    const all = [];
+    for (let after = 0; ;) {
+      const res = await fetch(`/api/messages/${id}?after=${after}&limit=100`);
+      const pageData = await res.json();
+      all.push(...pageData.messages);
+      if (!pageData.has_more || !pageData.messages.length) break;
+      after = pageData.messages[pageData.messages.length - 1].seq;
+    }
+    return all.map((m) => ({ seq: m.seq, body: m.body, client_id: m.client_id }));
+  }, channelId);
+}
+
+/**
+ * Records the gateway frames of a page (both directions, parsed) from now on, for every
+ * WebSocket it opens.
+ */
+export function recordFrames(page) {
+  const frames = [];
+  const parse = (dir) => ({ payload }) => {
+    try {
+      frames.push({ dir, ...JSON.parse(String(payload)) });
+    } catch {
+      /* not JSON */
+    }
+  };
+  page.on('websocket', (ws) => {
+    ws.on('framesent', parse('out'));
+    ws.on('framereceived', parse('in'));
+  });
+  return frames;
+}
+
+/** Starts logging every connection state the sidebar indicator shows (read with connLog). */
+export async function recordConn(page) {
+  await page.evaluate(() => {
+    const el = document.querySelector('[data-testid="conn-status"]');
+    // Each record's old value, so states that changed twice within one task are all kept.
+    window.__connOld = [];
+    new MutationObserver((records) => {
+      for (const r of records) window.__connOld.push(r.oldValue);
+    }).observe(el, { attributes: true, attributeFilter: ['data-state'], attributeOldValue: true });
+  });
+}
+
+/** Every state the indicator showed since recordConn, ending with the current one. */
+export function connLog(page) {
+  return page.evaluate(() => [
+    ...(window.__connOld || []),
+    document.querySelector('[data-testid="conn-status"]').dataset.state,
+  ]);
+}
+
+/**
+ * Scrolls the open conversation up a screen at a time, as a reader would, until the top is
+ * reached and nothing is left to load (no loader, no gap marker).
+ */
+export async function scrollToTop(page, { maxSteps = 150 } = {}) {
+  for (let i = 0; i < maxSteps; i++) {
+    const done = await page.getByTestId('message-list').evaluate((list) => {
+      list.scrollTop = Math.max(0, list.scrollTop - list.clientHeight * 0.8);
+      return list.scrollTop === 0
+        && !list.querySelector('[data-testid="history-gap"]')
+        && !list.querySelector('[data-testid="history-loader"]');
+    });
+    if (done) return;
+    await page.waitForTimeout(40);
+  }
+  throw new Error('scrollToTop: history did not finish loading');
 }

@@ -24,20 +24,29 @@ export function freePort() {
   });
 }
 
+/**
+ * Cheap Argon2 parameters (the server's own test settings): these tests are about the web
+ * client, and on a debug build the production cost makes each sign-up take seconds.
+ */
+export const CHEAP_PASSWORD_HASHING = { BANTER_ARGON2_MEMORY_KIB: '64', BANTER_ARGON2_ITERATIONS: '1' };
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * @param {object} [opts]
+ * @param {string[]} [opts.args]  extra command-line flags, e.g. `['--sync-gap-limit', '20']`
+ * @param {object} [opts.env]  extra environment, e.g. `{ BANTER_SYNC_GAP_LIMIT: '20' }`
  * @returns {Promise<{base: string, port: number, logs: () => string, stop: () => Promise<void>}>}
  */
-export async function startServer({ timeoutMs = 30000 } = {}) {
+export async function startServer({ timeoutMs = 30000, args = [], env = {} } = {}) {
   const bin = process.env.BANTER_BIN || path.join(repoRoot, 'target', 'debug', 'banter');
   if (!fs.existsSync(bin)) {
     throw new Error(`server binary not found at ${bin}: run \`cargo build -p banter-server\` or set BANTER_BIN`);
   }
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'banter-e2e-'));
-  const child = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--data-dir', dataDir], {
-    env: { ...process.env, BANTER_LOG: process.env.BANTER_LOG || 'warn' },
+  const child = spawn(bin, ['--addr', `127.0.0.1:${port}`, '--data-dir', dataDir, ...args], {
+    env: { ...process.env, BANTER_LOG: process.env.BANTER_LOG || 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines = [];

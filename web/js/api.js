@@ -42,7 +42,7 @@ async function request(method, path, body) {
 }
 
 /** The server's message as a sentence: capital first letter, final full stop. */
-function sentence(text) {
+export function sentence(text) {
   if (!text) return '';
   const t = text.trim();
   return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');

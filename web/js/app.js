@@ -5,7 +5,7 @@ import { api, NetworkError } from './api.js';
 import { $ } from './dom.js';
 import { Gateway } from './gateway.js';
 import {
-  state, on, reset, setConn, setActive, upsertChannel, removeChannel, dropPending, unread, channelTitle,
+  state, on, reset, setConn, setActive, upsertChannel, unread, channelTitle,
 } from './state.js';
 import * as sync from './sync.js';
 import { renderAuth } from './views/auth.js';
@@ -72,8 +72,9 @@ function mountViews() {
   mountHeader(els.header, actions);
   const list = mountMessages(els.messages, {
     loadOlder: sync.loadOlder,
+    loadGap: sync.loadGap,
     retry: sync.retryPending,
-    dismiss: dropPending,
+    dismiss: sync.discardPending,
   });
   const composer = mountComposer(els.composer, (body) => {
     if (state.activeId) sync.sendMessage(state.activeId, body);
@@ -119,7 +120,7 @@ async function leave(ch) {
   if (!(await confirmDialog(`Leave ${ch.name}?`, note, 'Leave'))) return;
   try {
     await api.leave(ch.id);
-    removeChannel(ch.id); // channel:left follows on the socket; removing twice is harmless
+    sync.forgetChannel(ch.id); // channel:left follows on the socket; removing twice is harmless
     if (state.activeId === ch.id) selectChannel(defaultChannel());
   } catch (e) {
     toast(e.message);
@@ -172,17 +173,21 @@ function updateTitle() {
   document.title = total > 0 ? `(${total}) ${name}` : name;
 }
 
-function showShell(me) {
+async function showShell(me) {
   state.me = me;
   els.auth.hidden = true;
   els.shell.hidden = false;
   els.app.dataset.screen = 'chat';
   if (!views) views = mountViews();
-  gateway.start();
+  // Unsent messages from an earlier visit are back in their channels ("Sending…") before the
+  // socket opens; they go out once the connection has resumed.
+  await sync.restoreOutbox(me);
+  if (state.me === me) gateway.start();
 }
 
 function showAuth(notice) {
   gateway.stop();
+  sync.resetSession();
   reset();
   if (views) {
     views.list.open(null);

@@ -84,6 +84,9 @@ const ICONS = {
   compass: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M15 9l-2 5-4 1 2-5z',
   chat: 'M4 5h16v11H9l-5 4z',
   arrowDown: 'M12 5v14M6 13l6 6 6-6',
+  clock: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 7.5V12l3 2',
+  check: 'M5 12.5l4.5 4.5L19 7.5',
+  alert: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 7.5v5.5M12 16.5v.01',
 };
 
 export function icon(name) {

@@ -30,7 +30,7 @@ export const state = {
   /** channel id → Conv (see conv()). */
   convs: new Map(),
   activeId: null,
-  /** 'connecting' | 'connected' | 'reconnecting' | 'offline' */
+  /** 'connecting' | 'syncing' | 'connected' | 'reconnecting' | 'offline' */
   conn: 'connecting',
 };
 
@@ -42,11 +42,21 @@ export function reset() {
   emit('channels');
 }
 
-/** The message list of a channel, created empty on first use. */
+/**
+ * The message list of a channel, created empty on first use.
+ * - `messages`: committed messages ascending by seq, each seq once (`seqs`).
+ * - `pending`: my outbox entries for this channel (state 'sending' | 'failed'), oldest first.
+ * - `loaded`: the newest page was fetched; from then on the channel is resumed with `sync`.
+ * - `hasOlder`: history exists below the first message held (paged on scroll to the top).
+ * - `gaps`: ranges `{after, before}` whose messages (after < seq < before) are known to exist
+ *   but were not replayed by `sync` (`sync:gap`); paged with `?before=` when scrolled to.
+ */
 export function conv(id) {
   let c = state.convs.get(id);
   if (!c) {
-    c = { messages: [], seqs: new Set(), pending: [], loaded: false, hasOlder: false, loadingOlder: false };
+    c = {
+      messages: [], seqs: new Set(), pending: [], gaps: [], loaded: false, loading: false, hasOlder: false, loadingOlder: false,
+    };
     state.convs.set(id, c);
   }
   return c;
@@ -97,8 +107,36 @@ export function firstSeq(id) {
 }
 
 /**
- * Merges committed messages into a channel, de-duplicated and ordered by seq. Resolves the
- * matching pending sends. Returns how many were new.
+ * The highest seq up to which the channel is known complete: every seq from the first held
+ * up to it is held or inside a marked gap. This, not the highest seq held, is the resume
+ * position, so a live message that raced ahead of a replay can never hide a hole.
+ */
+export function contiguousTop(id) {
+  const c = state.convs.get(id);
+  if (!c || !c.messages.length) return 0;
+  let top = c.messages[0].seq;
+  for (let i = 1; i < c.messages.length; i++) {
+    const seq = c.messages[i].seq;
+    if (seq !== top + 1 && !c.gaps.some((g) => g.after <= top && g.before === seq)) break;
+    top = seq;
+  }
+  return top;
+}
+
+/** Records that the messages strictly between `after` and `before` were not replayed. */
+export function addGap(channelId, after, before) {
+  const c = conv(channelId);
+  if (before <= after + 1 || c.gaps.some((g) => g.after === after && g.before === before)) return;
+  // `settled` once the sync that reported it is done: until then the newest messages are
+  // still arriving below it, so it would look on screen without being so.
+  c.gaps.push({ after, before, loading: false, retryAt: 0, settled: false });
+  c.gaps.sort((a, b) => a.before - b.before);
+  emit('messages', channelId);
+}
+
+/**
+ * Merges committed messages into a channel, de-duplicated and ordered by seq. Returns how
+ * many were new. (Resolving my pending sends is the outbox's job: see sync.js.)
  */
 export function addMessages(channelId, msgs) {
   const c = conv(channelId);
@@ -108,12 +146,14 @@ export function addMessages(channelId, msgs) {
     c.seqs.add(m.seq);
     c.messages.push(m);
     added++;
-    if (state.me && m.sender.id === state.me.id) {
-      c.pending = c.pending.filter((p) => p.client_id !== m.client_id);
-    }
   }
   if (added) {
     c.messages.sort((a, b) => a.seq - b.seq);
+    // A gap shrinks as its messages arrive from any source.
+    c.gaps = c.gaps.filter((g) => {
+      while (g.before - 1 > g.after && c.seqs.has(g.before - 1)) g.before -= 1;
+      return g.before > g.after + 1;
+    });
     const ch = state.channels.get(channelId);
     const top = c.messages[c.messages.length - 1].seq;
     if (ch && top > ch.head_seq) {
@@ -126,7 +166,9 @@ export function addMessages(channelId, msgs) {
 }
 
 export function addPending(p) {
-  conv(p.channel_id).pending.push(p);
+  const c = conv(p.channel_id);
+  if (c.pending.some((x) => x.client_id === p.client_id)) return;
+  c.pending.push(p);
   emit('messages', p.channel_id);
 }
 
@@ -138,16 +180,21 @@ export function findPending(clientId) {
   return null;
 }
 
+/** Every pending send in any channel, oldest first. */
 export function allPending() {
   const out = [];
-  for (const c of state.convs.values()) out.push(...c.pending.filter((p) => !p.failed));
-  return out;
+  for (const c of state.convs.values()) out.push(...c.pending);
+  return out.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
 }
 
+/** Removes a pending send from its channel's view; returns it (or null). */
 export function dropPending(channelId, clientId) {
-  const c = conv(channelId);
-  c.pending = c.pending.filter((p) => p.client_id !== clientId);
+  const c = state.convs.get(channelId);
+  const p = c && c.pending.find((x) => x.client_id === clientId);
+  if (!p) return null;
+  c.pending = c.pending.filter((x) => x !== p);
   emit('messages', channelId);
+  return p;
 }
 
 export function setConn(status) {

@@ -1,8 +1,17 @@
 // The conversation header: drawer toggle (mobile), channel title and topic, member count, and
-// the invite button for owners/admins and a leave button (not for DMs or #general).
+// the invite button for owners/admins and a leave button (not for DMs or #general). On narrow
+// screens, where the sidebar's connection status is hidden in the drawer, a small pill shows
+// any state other than connected.
 
 import { h, replace, icon, initials, hueClass } from '../dom.js';
 import { state, on, channelTitle, unread } from '../state.js';
+
+const PILL_TEXT = {
+  connecting: 'Connecting',
+  syncing: 'Syncing',
+  reconnecting: 'Reconnecting',
+  offline: 'Offline',
+};
 
 /**
  * @param {HTMLElement} root
@@ -17,7 +26,16 @@ export function mountHeader(root, actions) {
   const title = h('h1.conv-title', { testid: 'channel-title' });
   const sub = h('p.conv-sub', { testid: 'channel-topic' });
   const tools = h('div.head-tools');
-  replace(root, menu, lead, h('div.head-text', null, title, sub), tools);
+  const pill = h('span.conn-pill.only-mobile', { testid: 'conn-pill', role: 'status', hidden: true },
+    h('span.conn-dot'), h('span.conn-pill-text'));
+  replace(root, menu, lead, h('div.head-text', null, title, sub), pill, tools);
+
+  function renderConn() {
+    const s = state.conn;
+    pill.hidden = s === 'connected';
+    pill.dataset.state = s;
+    pill.lastChild.textContent = PILL_TEXT[s] || s;
+  }
 
   function render() {
     const ch = state.channels.get(state.activeId);
@@ -54,7 +72,8 @@ export function mountHeader(root, actions) {
       }, icon('logout')) : null);
   }
 
-  const offs = [on('channels', render), on('active', render)];
+  const offs = [on('channels', render), on('active', render), on('conn', renderConn)];
   render();
+  renderConn();
   return () => offs.forEach((off) => off());
 }

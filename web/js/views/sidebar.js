@@ -6,6 +6,7 @@ import { state, on, unread, channelTitle } from '../state.js';
 
 const STATUS_TEXT = {
   connecting: 'Connecting…',
+  syncing: 'Syncing…',
   connected: 'Connected',
   reconnecting: 'Reconnecting…',
   offline: 'Offline · retrying',

@@ -1,5 +1,7 @@
 //! Sending and reading messages. REST and the gateway both send through [`send`].
 
+use std::sync::Arc;
+
 use banter_proto::rest::MessagePage;
 use banter_proto::ws::ServerEvent;
 use banter_proto::{Message, User};
@@ -10,7 +12,7 @@ use crate::domain::{ClientId, MessageBody};
 use crate::error::AppError;
 use crate::service::channels::require_member;
 use crate::state::AppState;
-use crate::store::{NewMessage, Page};
+use crate::store::{CommitHook, NewMessage, Page};
 
 /// A send as it arrives from an edge, not yet validated.
 pub struct SendInput {
@@ -43,10 +45,10 @@ pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(
     };
     let (store, hub) = (state.store.clone(), state.hub.clone());
     let commit = tokio::spawn(async move {
-        let announce = |m: &Message| {
+        let announce: CommitHook = Arc::new(move |m: &Message| {
             hub.publish(m.channel_id, &ServerEvent::MessageReceive(m.clone()));
-        };
-        store.insert_message(new, &announce).await
+        });
+        store.insert_message(new, announce).await
     });
     Ok(commit.await??)
 }

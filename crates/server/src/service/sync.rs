@@ -29,7 +29,7 @@ pub struct Replay {
 }
 
 /// Replays one channel after `position.after_seq`: everything when at most `gap_limit`
-/// messages are missing, otherwise a [`SyncGap`] and the newest page. A channel the user
+/// messages are missing, otherwise a [`SyncGap`] and the newest `min(100, gap_limit)`. A channel the user
 /// cannot read yields no pages and an error code in `head`.
 pub async fn replay(
     state: &AppState,
@@ -53,8 +53,10 @@ pub async fn replay(
         return Ok(replay);
     }
     // seq is gap-free, so the head tells how many are missing without counting rows.
+    // Past the limit, the newest min(SYNC_PAGE, gap_limit) messages: fewer than are missing,
+    // so they never overlap what the client holds and the marker always names a real gap.
     let (mut page, mut cursor) = if channel.head_seq - after_seq > gap_limit {
-        (Page::Latest { limit: SYNC_PAGE }, None)
+        (Page::Latest { limit: SYNC_PAGE.min(gap_limit.clamp(1, i64::from(SYNC_PAGE)) as u32) }, None)
     } else {
         (Page::After { after: after_seq, limit: SYNC_PAGE }, Some(after_seq))
     };

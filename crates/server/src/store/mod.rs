@@ -161,8 +161,9 @@ pub trait ChannelStore: Send + Sync {
 }
 
 /// Called with each newly committed message, after its commit and before any later message
-/// of the same store commits: calls happen in commit (so `seq`) order. Must not block.
-pub type CommitHook<'a> = &'a (dyn Fn(&Message) + Send + Sync);
+/// of the same channel is announced: calls happen in commit (so `seq`) order per channel.
+/// Must not block (it runs on the store's writer path).
+pub type CommitHook = Arc<dyn Fn(&Message) + Send + Sync>;
 
 /// Messages: commit with `seq` assignment and idempotency, and paged history.
 #[async_trait]
@@ -170,7 +171,7 @@ pub trait MessageStore: Send + Sync {
     /// Commits a message, assigning the next `seq` of its channel, unless `(sender,
     /// client_id)` exists: then returns the stored original (and does not call `on_commit`).
     /// The flag is `true` if new.
-    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook<'_>) -> StoreResult<(Message, bool)>;
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<(Message, bool)>;
     /// A page of history in ascending `seq`, and whether more lie in the paging direction.
     async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)>;
 }

@@ -47,6 +47,14 @@ async fn send_many(user: &TestUser, channel: Uuid, count: usize, lanes: usize) {
     }
 }
 
+/// Sends `count` messages numbered from `start` over REST from `user`, one at a time.
+async fn send_many_from(user: &TestUser, channel: Uuid, start: usize, count: usize) {
+    for i in start..start + count {
+        let req = SendMessageRequest { channel_id: channel, body: format!("m{i}"), client_id: format!("k{i}") };
+        user.client.send_message(&req).await.expect("send");
+    }
+}
+
 /// Reads until `count` messages of `channel` arrived; returns their seqs (other events skipped).
 async fn collect(r: &mut Reliable, channel: Uuid, count: usize) -> Vec<i64> {
     let mut seqs = Vec::new();
@@ -119,7 +127,7 @@ async fn a_gap_over_the_limit_is_marked_and_the_rest_pages_from_history() {
             other => panic!("expected the gap marker first, got {other:?}"),
         }
     };
-    assert_eq!((gap.channel_id, gap.after_seq), (general, 0));
+    assert_eq!((gap.channel_id, gap.after_seq, gap.before_seq), (general, 0, 201), "the newest 100 of 300");
     let replayed = collect(&mut r, general, (300 - gap.before_seq + 1) as usize).await;
     assert_eq!(replayed, (gap.before_seq..=300).collect::<Vec<_>>(), "the newest page, in order");
     let mut older = Vec::new();
@@ -133,6 +141,27 @@ async fn a_gap_over_the_limit_is_marked_and_the_rest_pages_from_history() {
         }
     }
     assert_eq!(older, (1..gap.before_seq).collect::<Vec<_>>(), "history pages fill the gap exactly");
+}
+
+#[tokio::test]
+async fn a_gap_limit_under_a_page_replays_only_missing_messages() {
+    let app = TestApp::spawn_with(|c| c.sync_gap_limit = 20).await;
+    let (ana, ben) = (app.register("ana").await, app.register("ben").await);
+    let general = general_id(&ana).await;
+    let mut r = reliable(&app, &ana).await;
+    send_many(&ben, general, 10, 2).await;
+    assert_eq!(collect(&mut r, general, 10).await, (1..=10).collect::<Vec<_>>());
+    r.drop_connection();
+    send_many_from(&ben, general, 10, 41).await;
+    let gap = loop {
+        match next(&mut r).await {
+            ReliableEvent::Gap(gap) => break gap,
+            ReliableEvent::Connected { .. } => {}
+            other => panic!("expected the gap marker, got {other:?}"),
+        }
+    };
+    assert_eq!((gap.after_seq, gap.before_seq), (10, 32), "41 missing (11..=51): only the newest 20 replayed");
+    assert_eq!(collect(&mut r, general, 20).await, (32..=51).collect::<Vec<_>>());
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ impl PostgresStore {
 
 #[async_trait]
 impl MessageStore for PostgresStore {
-    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook<'_>) -> StoreResult<(Message, bool)> {
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<(Message, bool)> {
         // A replay of a committed key needs no lock.
         if let Some(original) = self.by_client_id(message.sender.id, &message.client_id).await? {
             return Ok((original, false));

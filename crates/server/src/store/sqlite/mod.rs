@@ -1,13 +1,15 @@
 //! The SQLite backend (the default): one file under the data dir, WAL journal.
 //!
-//! Writes go through a single-connection pool so transactions never contend for SQLite's
-//! write lock; reads use their own pool and proceed concurrently under WAL. `synchronous =
-//! NORMAL` in WAL mode makes a committed transaction survive a process crash (an OS crash or
-//! power loss may lose the last few commits, never corrupt the file).
+//! Messages are committed by one writer task with group commit ([`writer`]); other writes go
+//! through a single-connection pool (so writes never contend for SQLite's lock for long);
+//! reads use their own pool and proceed concurrently under WAL. `synchronous = NORMAL` in WAL
+//! mode makes a committed transaction survive a process crash (an OS crash or power loss may
+//! lose the last few commits, never corrupt the file).
 
 mod channels;
 mod messages;
 mod users;
+pub mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use super::{Store, StoreResult};
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    messages: writer::MessageWriter,
 }
 
 impl SqliteStore {
@@ -39,7 +42,8 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Self { writer, reader })
+        let messages = writer::MessageWriter::spawn(writer.clone());
+        Ok(Self { writer, reader, messages })
     }
 }
 

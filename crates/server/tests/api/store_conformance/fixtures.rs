@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use banter_client::proto::{Channel, ChannelKind, Me, Message};
 use banter_server::clock::now_ms;
-use banter_server::store::{NewChannel, NewMessage, NewUser, Store};
+use banter_server::store::{CommitHook, NewChannel, NewMessage, NewUser, Store};
 use uuid::Uuid;
 
 /// The password hash every fixture user gets (the store does not look inside it).
@@ -65,7 +65,7 @@ pub async fn fill(store: &Arc<dyn Store>, sender: &Me, channel: Uuid, n: usize) 
     let mut sent = Vec::with_capacity(n);
     for i in 1..=n {
         let new = message(sender, channel, &Uuid::now_v7().to_string(), &format!("m{i}"));
-        let (m, created) = store.insert_message(new, &|_| {}).await.expect("insert_message");
+        let (m, created) = store.insert_message(new, Arc::new(|_: &Message| {})).await.expect("insert_message");
         assert!(created);
         sent.push(m);
     }
@@ -88,14 +88,14 @@ impl Recorder {
     }
 
     /// The hook to pass to `insert_message`.
-    pub fn hook(&self) -> impl Fn(&Message) + Send + Sync + 'static {
+    pub fn hook(&self) -> CommitHook {
         let (calls, delay) = (self.calls.clone(), self.delay);
-        move |m: &Message| {
+        Arc::new(move |m: &Message| {
             if m.seq % 2 == 1 && !delay.is_zero() {
                 std::thread::sleep(delay);
             }
             calls.lock().expect("not poisoned").push(m.clone())
-        }
+        })
     }
 
     /// The messages seen so far, in call order.

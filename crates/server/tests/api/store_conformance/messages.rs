@@ -37,7 +37,7 @@ pub async fn write_concurrently(
                 let mut sent = Vec::with_capacity(per_writer);
                 for i in 0..per_writer {
                     let new = message(&sender, channel, &format!("w{w}-{i}"), &format!("{w}:{i}"));
-                    let (m, created) = store.insert_message(new, &hook).await.expect("insert_message");
+                    let (m, created) = store.insert_message(new, hook.clone()).await.expect("insert_message");
                     assert!(created, "fresh keys are new");
                     sent.push(m);
                 }
@@ -88,16 +88,16 @@ pub async fn idempotent_replay(store: Arc<dyn Store>) {
     let room = channel(&store, &ana, ChannelKind::Public, "room").await;
     let recorder = Recorder::default();
     let hook = recorder.hook();
-    let (first, created) = store.insert_message(message(&ana, room.id, "k1", "once"), &hook).await.unwrap();
+    let (first, created) = store.insert_message(message(&ana, room.id, "k1", "once"), hook.clone()).await.unwrap();
     assert!(created);
     assert_eq!((first.seq, first.body.as_str(), first.client_id.as_str()), (1, "once", "k1"));
     assert_eq!(recorder.calls(), std::slice::from_ref(&first));
 
-    let (again, created) = store.insert_message(message(&ana, room.id, "k1", "changed"), &hook).await.unwrap();
+    let (again, created) = store.insert_message(message(&ana, room.id, "k1", "changed"), hook.clone()).await.unwrap();
     assert!(!created);
     assert_eq!(again, first, "the ORIGINAL message");
     assert_eq!(recorder.calls().len(), 1, "no hook for a replay");
-    let (other, created) = store.insert_message(message(&bob, room.id, "k1", "bob's"), &hook).await.unwrap();
+    let (other, created) = store.insert_message(message(&bob, room.id, "k1", "bob's"), hook.clone()).await.unwrap();
     assert!(created, "keys are per sender");
     assert_eq!(other.seq, 2);
 
@@ -106,7 +106,7 @@ pub async fn idempotent_replay(store: Arc<dyn Store>) {
         .map(|i| {
             let (store, hook, new) =
                 (store.clone(), recorder.hook(), message(&ana, room.id, "race", &format!("try {i}")));
-            tokio::spawn(async move { store.insert_message(new, &hook).await.unwrap() })
+            tokio::spawn(async move { store.insert_message(new, hook).await.unwrap() })
         })
         .collect();
     let mut results = Vec::new();
@@ -116,7 +116,7 @@ pub async fn idempotent_replay(store: Arc<dyn Store>) {
     assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
     assert!(results.iter().all(|(m, _)| *m == results[0].0 && m.seq == 3));
     assert_eq!(recorder.seqs(room.id), [1, 2, 3]);
-    let (after, _) = store.insert_message(message(&bob, room.id, "k2", "next"), &hook).await.unwrap();
+    let (after, _) = store.insert_message(message(&bob, room.id, "k2", "next"), hook.clone()).await.unwrap();
     assert_eq!(after.seq, 4, "a lost race leaves no gap");
     let (history, _) = store.messages(room.id, Page::Latest { limit: 100 }).await.unwrap();
     assert_eq!(history.len(), 4);

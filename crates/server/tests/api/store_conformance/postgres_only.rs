@@ -41,7 +41,7 @@ async fn two_nodes_write_one_channel() {
         .iter()
         .map(|(store, recorder)| {
             let (store, hook, new) = (store.clone(), recorder.hook(), message(&owner, room.id, "race", "once"));
-            tokio::spawn(async move { store.insert_message(new, &hook).await.unwrap() })
+            tokio::spawn(async move { store.insert_message(new, hook).await.unwrap() })
         })
         .collect();
     let mut results = Vec::new();
