@@ -3,6 +3,9 @@
 //! and keeps an outbox: sends made while offline, or whose `ack` was lost, go out again after
 //! reconnecting with the SAME `client_id`, so the server stores them once.
 //!
+//! With several base URLs ([`Reliable::connect_any`], e.g. the nodes of a cluster), a failed
+//! reconnect moves on to the next URL, so a client of a node that went away resumes on another.
+//!
 //! Messages come out exactly once and in `seq` order per channel: duplicates (a `seq` already
 //! delivered) are dropped and early arrivals wait until the gap before them fills.
 
@@ -81,7 +84,9 @@ struct Outgoing {
 /// A self-healing gateway session; see the module docs.
 #[derive(Debug)]
 pub struct Reliable {
-    base_url: String,
+    /// Nodes to connect to; `base_urls[current]` is tried first.
+    base_urls: Vec<String>,
+    current: usize,
     token: String,
     backoff: Backoff,
     conn: Option<Connection>,
@@ -102,8 +107,21 @@ impl Reliable {
     /// (each channel resumes after its `seq`); channels not listed start at their current head.
     /// Errors: the first connection's failure (e.g. 401).
     pub async fn connect(base_url: &str, token: &str, positions: HashMap<Uuid, i64>, backoff: Backoff) -> Result<Self> {
+        Self::connect_any(&[base_url], token, positions, backoff).await
+    }
+
+    /// Like [`connect`](Self::connect) with a list of equivalent servers (nodes of one
+    /// cluster): the first that answers is used, and each failed reconnect moves on to the
+    /// next. Errors: every URL failed (the last error), or `base_urls` is empty.
+    pub async fn connect_any(
+        base_urls: &[&str],
+        token: &str,
+        positions: HashMap<Uuid, i64>,
+        backoff: Backoff,
+    ) -> Result<Self> {
         let mut this = Self {
-            base_url: base_url.to_owned(),
+            base_urls: base_urls.iter().map(|u| (*u).to_owned()).collect(),
+            current: 0,
             token: token.to_owned(),
             backoff,
             conn: None,
@@ -114,8 +132,20 @@ impl Reliable {
             in_flight: HashMap::new(),
             queue: VecDeque::new(),
         };
-        this.establish().await?;
-        Ok(this)
+        let mut outcome = Err(ClientError::InvalidUrl("no base URL given".into()));
+        for _ in 0..this.base_urls.len() {
+            outcome = this.establish().await;
+            if outcome.is_ok() {
+                break;
+            }
+            this.current = (this.current + 1) % this.base_urls.len();
+        }
+        outcome.map(|()| this)
+    }
+
+    /// The base URL of the current (or next) connection.
+    pub fn base_url(&self) -> &str {
+        &self.base_urls[self.current]
     }
 
     /// Queues a message for `channel_id` and sends it now if connected; returns its
@@ -262,14 +292,17 @@ impl Reliable {
                 Ok(()) => return Ok(()),
                 Err(e) if e.status() == Some(401) => return Err(e),
                 Err(e) if self.backoff.max_attempts.is_some_and(|max| attempt + 1 >= max) => return Err(e),
-                Err(_) => attempt += 1,
+                Err(_) => {
+                    attempt += 1;
+                    self.current = (self.current + 1) % self.base_urls.len();
+                }
             }
         }
     }
 
     /// Connects, resumes every channel from its position, and re-sends the outbox.
     async fn establish(&mut self) -> Result<()> {
-        let mut conn = Connection::connect(&self.base_url, &self.token).await?;
+        let mut conn = Connection::connect(&self.base_urls[self.current], &self.token).await?;
         let resumed = self.connected_once;
         for channel in &conn.ready().channels {
             // First connection: unknown channels start at their head. Later: a channel that

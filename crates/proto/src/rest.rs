@@ -138,8 +138,13 @@ impl ErrorInfo {
 /// `GET /api/health` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Health {
-    /// `ok` when the store answers, otherwise `degraded`.
+    /// `ok` when the store answers and Redis (if configured) is connected, otherwise
+    /// `degraded`.
     pub status: String,
     /// Server version (`CARGO_PKG_VERSION`).
     pub version: String,
+    /// Cross-node fan-out: `off` (no Redis configured), `ok`, or `down` (reconnecting; only
+    /// this node's sockets get this node's events). Absent from servers before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
 }

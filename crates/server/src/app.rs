@@ -1,6 +1,8 @@
 //! Start-up and shutdown: [`Application::build`] opens the store, loads keys and binds the
 //! listener; [`Application::run_until_stopped`] serves until the shutdown future resolves,
 //! then closes every socket with 1012 and waits (bounded) for their writers to finish.
+//! With `redis_url` set, build also starts the Redis bridge ([`crate::hub::redis`]) and stop
+//! ends it after the sockets closed.
 
 use std::future::Future;
 use std::io;
@@ -9,15 +11,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::hub::bridge::RedisStatus;
+use crate::hub::redis::Bridge;
 use crate::hub::{Hub, SERVER_RESTART};
 use crate::service::limits::RateLimits;
 use crate::service::passwords::Hasher;
 use crate::service::sessions::TokenKey;
 use crate::state::AppState;
+use crate::ws::heartbeat::Heartbeat;
 
 /// How long shutdown waits for open sockets to finish writing and close.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,6 +45,9 @@ pub enum StartupError {
     /// Argon2 parameters out of range.
     #[error("argon2 parameters: {0}")]
     Argon2(argon2::Error),
+    /// `redis_url` is not a valid Redis URL.
+    #[error("redis: {0}")]
+    Redis(#[source] redis::RedisError),
     /// The address could not be bound.
     #[error("bind: {0}")]
     Bind(#[source] io::Error),
@@ -49,11 +57,15 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// The Redis bridge, when `redis_url` is set.
+    bridge: Option<Bridge>,
 }
 
 impl Application {
     /// Opens (and migrates) the database, ensures `#general`, loads or generates the secret
-    /// key, and binds `config.addr` (port 0 picks a free port; see [`Application::port`]).
+    /// key, binds `config.addr` (port 0 picks a free port; see [`Application::port`]) and,
+    /// with `redis_url`, starts the Redis bridge (trying Redis once, for at most 2 s, then
+    /// serving degraded while it reconnects).
     pub async fn build(config: Config) -> Result<Self, StartupError> {
         std::fs::create_dir_all(&config.data_dir).map_err(StartupError::DataDir)?;
         let secret = load_secret(&config)?;
@@ -61,17 +73,31 @@ impl Application {
         let store = crate::store::connect(&url).await?.ok_or(StartupError::UnsupportedDatabase)?;
         let general_id = store.ensure_channel("general", now_ms()).await?;
         let hasher = Hasher::new(config.argon2_memory_kib, config.argon2_iterations).map_err(StartupError::Argon2)?;
-        let listener = TcpListener::bind(config.addr).await.map_err(StartupError::Bind)?;
+        let listener = bind(config.addr).map_err(StartupError::Bind)?;
+        let hub = Hub::default();
+        let bridge = match &config.redis_url {
+            Some(url) => {
+                if config.effective_database_url().starts_with("sqlite:") {
+                    tracing::warn!(
+                        "Redis is configured but the store is SQLite: nodes must share one PostgreSQL database"
+                    );
+                }
+                let bridge = Bridge::start(url, &config.redis_prefix, config.node_id, &hub).await;
+                Some(bridge.map_err(StartupError::Redis)?)
+            }
+            None => None,
+        };
         let state = AppState {
             config: Arc::new(config.clone()),
             store,
-            hub: Hub::default(),
+            hub,
             token_key: Arc::new(TokenKey::new(&secret)),
             hasher: Arc::new(hasher),
             limits: Arc::new(RateLimits::new(&config)),
+            heartbeat: Heartbeat::start(Duration::from_millis(config.heartbeat_ms)),
             general_id,
         };
-        Ok(Self { listener, state })
+        Ok(Self { listener, state, bridge })
     }
 
     /// The bound address.
@@ -87,6 +113,11 @@ impl Application {
     /// The shared state (tests inspect the hub through it).
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Redis as `/api/health` reports it (`Off` without `redis_url`).
+    pub fn redis_status(&self) -> RedisStatus {
+        self.state.hub.redis_status()
     }
 
     /// Serves until `shutdown` resolves: then stops accepting, closes every socket with 1012
@@ -109,14 +140,29 @@ impl Application {
         };
         let served = axum::serve(self.listener, router).with_graceful_shutdown(signal).await;
         pruning.abort();
-        served?;
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-        while hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+        while served.is_ok() && hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             hub.close_all(SERVER_RESTART);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(())
+        if let Some(bridge) = self.bridge {
+            bridge.stop().await;
+        }
+        served
     }
+}
+
+/// Pending connections the kernel queues before `accept`: above the default 1024, so a
+/// reconnect storm (a node restart) is not pushed into SYN retries. The kernel caps it at
+/// `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds `addr` with address reuse and an [`ACCEPT_BACKLOG`]-deep accept queue.
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// The configured secret, or the one in `<data_dir>/secret.key`, generated on first start.

@@ -11,7 +11,8 @@
 //! - [`service`]: rules and authorization (accounts, sessions, channels, messages).
 //! - [`store`]: the persistence traits, the SQLite and PostgreSQL backends and what they
 //!   share ([`store::sql`]); assigns `seq`.
-//! - [`hub`]: the connection registry and encode-once fan-out into bounded outboxes.
+//! - [`hub`]: the connection registry and encode-once fan-out into bounded outboxes; with
+//!   Redis, the bridge that publishes each event once per node and reorders remote ones.
 //! - [`domain`]: valid-by-construction input values; [`error`]: the stable error codes.
 
 pub mod app;

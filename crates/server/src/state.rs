@@ -10,6 +10,7 @@ use crate::service::limits::RateLimits;
 use crate::service::passwords::Hasher;
 use crate::service::sessions::TokenKey;
 use crate::store::Store;
+use crate::ws::heartbeat::Heartbeat;
 
 /// Shared state: configuration, persistence, fan-out and keys. Clone freely (all `Arc`s).
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub token_key: Arc<TokenKey>,
     /// Argon2id hashing with the configured parameters.
     pub hasher: Arc<Hasher>,
+    /// The one ticker driving every connection's heartbeat.
+    pub heartbeat: Heartbeat,
     /// Rate limiters (auth, sends, upgrades).
     pub limits: Arc<RateLimits>,
     /// Id of `#general`, which every account joins.

@@ -78,6 +78,12 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 async fn health(State(state): State<AppState>) -> Json<Health> {
-    let status = if state.store.ping().await.is_ok() { "ok" } else { "degraded" };
-    Json(Health { status: status.into(), version: env!("CARGO_PKG_VERSION").into() })
+    let redis = state.hub.redis_status();
+    let healthy = state.store.ping().await.is_ok() && redis != crate::hub::bridge::RedisStatus::Down;
+    let status = if healthy { "ok" } else { "degraded" };
+    Json(Health {
+        status: status.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        redis: Some(redis.as_str().into()),
+    })
 }

@@ -4,16 +4,27 @@
 //! An event is encoded ONCE into shared bytes and the handle is cloned into each subscriber's
 //! bounded outbox ([`conn::Outbox::offer`]); a subscriber whose outbox is full is closed as a
 //! slow consumer and never holds anyone else up. The hub knows nothing about SQL or HTTP.
+//!
+//! Across nodes (when Redis is configured) a [`bridge::Relay`] is attached: every event is
+//! also queued once for Redis, remote events come back in through [`Hub::deliver_remote`],
+//! and `message:receive` frames are put in `seq` order per channel before local delivery.
 
+pub mod bridge;
 pub mod conn;
+pub mod ledger;
+pub mod order;
+pub mod redis;
 pub mod registry;
+pub mod wire;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use banter_proto::ws::{encode, ServerEvent};
 use uuid::Uuid;
 
+pub use bridge::RESYNC;
+use bridge::{RedisStatus, Relay};
 pub use conn::{CloseReason, CloseSignal, Frame, Inbox, Offer, Outbox, OutboxLimits};
 pub use registry::ConnId;
 use registry::Registry;
@@ -35,6 +46,8 @@ struct Inner {
     /// std lock, not tokio's: every critical section is a few map operations and
     /// non-blocking `try_send`s; it is never held across an `.await`.
     registry: RwLock<Registry>,
+    /// Cross-node fan-out, set once at start-up when Redis is configured.
+    relay: OnceLock<Arc<Relay>>,
 }
 
 /// Encodes an event as one shareable frame.
@@ -49,6 +62,22 @@ impl Hub {
 
     fn write(&self) -> RwLockWriteGuard<'_, Registry> {
         self.inner.registry.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Routes this hub's events through `relay` too (Redis fan-out). Set once; `false` if a
+    /// relay was already attached.
+    pub fn attach(&self, relay: Arc<Relay>) -> bool {
+        self.inner.relay.set(relay).is_ok()
+    }
+
+    /// The attached relay, if Redis is configured.
+    pub fn relay(&self) -> Option<&Arc<Relay>> {
+        self.inner.relay.get()
+    }
+
+    /// Redis as `/api/health` reports it: `Off` when no relay is attached.
+    pub fn redis_status(&self) -> RedisStatus {
+        self.relay().map_or(RedisStatus::Off, |r| r.status())
     }
 
     /// Registers a connection of `user_id`/`session_id` with an outbox bounded by `limits`.
@@ -73,21 +102,51 @@ impl Hub {
         }
     }
 
-    /// Subscribes every connection of `user_id` to `channel`, then sends them `event`.
+    /// Subscribes every connection of `user_id` to `channel`, then sends them `event` (on
+    /// every node). With Redis, a connection that missed messages because this node already
+    /// delivered past the head `event` announces is then closed with [`RESYNC`].
     pub fn join(&self, user_id: Uuid, channel: Uuid, event: &ServerEvent) {
         let frame = frame(None, event);
-        let mut registry = self.write();
-        for id in registry.of_user(user_id).to_vec() {
-            registry.subscribe(id, channel);
-            if let Some(entry) = registry.get(id) {
-                entry.outbox.offer(frame.clone());
+        let head_seq = match event {
+            ServerEvent::ChannelJoined(c) => Some(c.head_seq),
+            _ => None,
+        };
+        self.join_local(user_id, channel, &frame, head_seq);
+        if let Some(relay) = self.relay() {
+            relay.send(&wire::Action::Join { user: user_id, channel, head_seq }, &frame);
+        }
+    }
+
+    fn join_local(&self, user_id: Uuid, channel: Uuid, frame: &Frame, head_seq: Option<i64>) {
+        let subscribe = |delivered: Option<i64>| {
+            let missed = matches!((delivered, head_seq), (Some(d), Some(h)) if d > h);
+            let mut registry = self.write();
+            for id in registry.of_user(user_id).to_vec() {
+                registry.subscribe(id, channel);
+                if let Some(entry) = registry.get(id) {
+                    entry.outbox.offer(frame.clone());
+                    if missed {
+                        entry.outbox.close(RESYNC);
+                    }
+                }
             }
+        };
+        match self.relay() {
+            Some(relay) => relay.at_position(channel, subscribe),
+            None => subscribe(None),
         }
     }
 
     /// Unsubscribes every connection of `user_id` from `channel`, then sends them `event`.
     pub fn leave(&self, user_id: Uuid, channel: Uuid, event: &ServerEvent) {
         let frame = frame(None, event);
+        self.leave_local(user_id, channel, &frame);
+        if let Some(relay) = self.relay() {
+            relay.send(&wire::Action::Leave { user: user_id, channel }, &frame);
+        }
+    }
+
+    fn leave_local(&self, user_id: Uuid, channel: Uuid, frame: &Frame) {
         let mut registry = self.write();
         for id in registry.of_user(user_id).to_vec() {
             registry.unsubscribe(id, channel);
@@ -97,17 +156,61 @@ impl Hub {
         }
     }
 
-    /// Delivers `event` to every subscriber of `channel`, encoding it once. Returns how many
-    /// outboxes took it.
+    /// Delivers `event` to every subscriber of `channel`, encoding it once, and queues it once
+    /// for the other nodes when Redis is configured (then `message:receive` goes out in `seq`
+    /// order per channel, possibly a moment later). Returns how many outboxes took it now.
     pub fn publish(&self, channel: Uuid, event: &ServerEvent) -> usize {
         let frame = frame(None, event);
+        let Some(relay) = self.relay() else { return self.deliver(channel, &frame) };
+        let seq = match event {
+            ServerEvent::MessageReceive(m) => Some(m.seq),
+            _ => None,
+        };
+        let action = match seq {
+            Some(seq) => wire::Action::Message { channel, seq },
+            None => wire::Action::Channel { channel },
+        };
+        relay.send(&action, &frame);
+        relay.order(self, channel, seq, frame)
+    }
+
+    /// Applies an event another node published: the local half of [`Hub::publish`],
+    /// [`Hub::join`], [`Hub::leave`] or [`Hub::close_session`], or a resync request.
+    pub fn deliver_remote(&self, action: wire::Action, frame: Frame) {
+        use wire::Action;
+        match action {
+            Action::Message { channel, seq } => match self.relay() {
+                Some(relay) => _ = relay.order(self, channel, Some(seq), frame),
+                None => _ = self.deliver(channel, &frame),
+            },
+            Action::Channel { channel } => _ = self.deliver(channel, &frame),
+            Action::Join { user, channel, head_seq } => self.join_local(user, channel, &frame, head_seq),
+            Action::Leave { user, channel } => self.leave_local(user, channel, &frame),
+            Action::Close { session, code, reason } => self.close_local(session, bridge::close_reason(code, &reason)),
+            Action::Resync { channels } => match self.relay() {
+                Some(relay) => relay.resync(self, channels),
+                None => self.close_all(RESYNC),
+            },
+        }
+    }
+
+    /// Queues `frame` into every local subscriber of `channel`; returns how many took it.
+    pub(crate) fn deliver(&self, channel: Uuid, frame: &Frame) -> usize {
         let registry = self.read();
         let subscribers = registry.subscribers(channel);
         subscribers.iter().filter(|(_, outbox)| outbox.offer(frame.clone()) == Offer::Queued).count()
     }
 
-    /// Closes every connection of a session (e.g. on logout).
+    /// Closes every connection of a session (e.g. on logout), on every node.
     pub fn close_session(&self, session_id: Uuid, reason: CloseReason) {
+        self.close_local(session_id, reason);
+        if let Some(relay) = self.relay() {
+            let action = wire::Action::Close { session: session_id, code: reason.code, reason: reason.reason.into() };
+            relay.send(&action, "");
+        }
+    }
+
+    fn close_local(&self, session_id: Uuid, reason: CloseReason) {
         let registry = self.read();
         for id in registry.of_session(session_id) {
             if let Some(entry) = registry.get(*id) {
@@ -116,7 +219,14 @@ impl Hub {
         }
     }
 
-    /// Closes every connection (shutdown).
+    /// Closes every local subscriber of `channel`.
+    pub(crate) fn close_channel(&self, channel: Uuid, reason: CloseReason) {
+        for (_, outbox) in self.read().subscribers(channel) {
+            outbox.close(reason);
+        }
+    }
+
+    /// Closes every connection of this node (shutdown).
     pub fn close_all(&self, reason: CloseReason) {
         for (_, entry) in self.read().all() {
             entry.outbox.close(reason);

@@ -2,6 +2,7 @@
 //! the socket to a [`session`]. Frames are decoded and answered in [`dispatch`].
 
 mod dispatch;
+pub mod heartbeat;
 mod session;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;

@@ -21,6 +21,7 @@ use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::state::AppState;
 use crate::ws::dispatch;
+use crate::ws::heartbeat::Heartbeat;
 
 /// Most frames written before one flush.
 const MAX_BATCH: usize = 64;
@@ -44,7 +45,7 @@ pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
             if sink.send(Message::Text(frame(None, &ServerEvent::Ready(ready)))).await.is_ok() {
                 let last_heard = Arc::new(AtomicI64::new(now_ms()));
                 let close = inbox.close.clone();
-                let heartbeat = Duration::from_millis(state.config.heartbeat_ms.max(10));
+                let heartbeat = state.heartbeat.clone();
                 let writer = tokio::spawn(write(sink, inbox, heartbeat, last_heard.clone(), outbox.clone()));
                 let end = read(&state, stream, &auth, &outbox, &close, &last_heard).await;
                 outbox.close(end.unwrap_or(CloseReason { code: 1000, reason: "" }));
@@ -108,34 +109,39 @@ fn too_large(e: axum::Error) -> bool {
     matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }
 
-/// Writes queued frames, coalescing up to [`MAX_BATCH`] per flush; pings every `heartbeat`
+/// Writes queued frames, coalescing up to [`MAX_BATCH`] per flush; pings on every tick of the
+/// process's [`Heartbeat`]
 /// and gives up on a peer silent for two. A close request interrupts even a write blocked on
 /// a peer that stopped reading. On close it writes what is queued (unless the reason is
 /// overflow or revocation) and the close frame, bounded by [`CLOSE_TIMEOUT`].
 async fn write(
     sink: SplitSink<WebSocket, Message>,
     inbox: Inbox,
-    heartbeat: Duration,
+    heartbeat: Heartbeat,
     last_heard: Arc<AtomicI64>,
     outbox: Outbox,
 ) {
     let Inbox { mut frames, close, queued } = inbox;
     let mut sink = sink;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut ticks = heartbeat.subscribe();
+    let silent_limit_ms = 2 * heartbeat.period().as_millis() as i64;
+    // One close future for the whole loop, not a new one per frame.
+    let closed = close.closed();
+    tokio::pin!(closed);
     let reason = loop {
         let step = tokio::select! {
             biased;
-            reason = close.closed() => break reason,
+            reason = &mut closed => break reason,
             next = frames.recv() => match next {
                 Some(first) => tokio::select! {
                     written = write_batch(&mut sink, first, &mut frames, &queued) => written.is_ok(),
-                    reason = close.closed() => break reason,
+                    reason = &mut closed => break reason,
                 },
                 None => false,
             },
-            _ = ticker.tick() => {
+            _ = ticks.changed() => {
                 let silent_ms = now_ms() - last_heard.load(Ordering::Relaxed);
-                if silent_ms > 2 * heartbeat.as_millis() as i64 {
+                if silent_ms > silent_limit_ms {
                     break TIMEOUT;
                 }
                 sink.send(Message::Ping(Default::default())).await.is_ok()

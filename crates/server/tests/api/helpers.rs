@@ -30,6 +30,8 @@ pub type RawSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// The server's hub (connections, and the Redis relay when configured).
+    pub hub: banter_server::hub::Hub,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
     _data_dir: tempfile::TempDir,
@@ -66,11 +68,12 @@ impl TestApp {
         let app = within("build the app", Application::build(config)).await.expect("app builds");
         let base_url = format!("http://{}", app.local_addr());
         assert_eq!(app.port(), app.local_addr().port());
+        let hub = app.state().hub.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
-        Self { base_url, shutdown: Some(tx), handle: Some(handle), _data_dir: data_dir }
+        Self { base_url, hub, shutdown: Some(tx), handle: Some(handle), _data_dir: data_dir }
     }
 
     /// An anonymous SDK client.
@@ -114,6 +117,11 @@ impl TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Whether [`stopped`](Self::stopped) has not been awaited yet.
+    pub fn is_running(&self) -> bool {
+        self.handle.is_some()
     }
 
     /// Waits (bounded) for `run_until_stopped` to return.

@@ -16,12 +16,14 @@
 //! - [`shutdown`]: graceful shutdown closes sockets with 1012.
 //! - [`store_conformance`]: the same store-level cases on SQLite and PostgreSQL.
 //! - [`crash`]: SIGKILL during a send storm, restart, nothing acknowledged lost or doubled.
+//! - [`cluster`]: three nodes on PostgreSQL + Redis: ordering, revocation, node and Redis loss.
 //! - [`resume`]: reconnect, `sync` replay and the gap marker, the client outbox, lost acks.
 
 mod access;
 mod auth;
 mod backpressure;
 mod channels;
+mod cluster;
 mod crash;
 mod gateway;
 mod helpers;

@@ -12,7 +12,7 @@
 //! - [`postgres_only`]: two nodes on one database; the application booted on PostgreSQL.
 
 mod accounts;
-mod backends;
+pub(crate) mod backends;
 mod channels;
 mod fixtures;
 mod messages;

@@ -67,12 +67,18 @@ impl TestDatabase {
     /// Creates `banter_test_<uuid>`; `None` when `BANTER_SKIP_POSTGRES=1`. Panics when the
     /// server cannot be reached.
     pub async fn create() -> Option<TestDatabase> {
+        Self::create_for(1).await
+    }
+
+    /// Like [`create`](Self::create), for `nodes` servers (each with its own pool) sharing the
+    /// database: it takes one slot per node.
+    pub async fn create_for(nodes: u32) -> Option<TestDatabase> {
         if std::env::var("BANTER_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
             eprintln!("BANTER_SKIP_POSTGRES=1: skipping a PostgreSQL test");
             return None;
         }
         let admin_url = std::env::var("BANTER_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_ADMIN_URL.to_string());
-        let slot = POSTGRES_SLOTS.acquire().await.expect("the semaphore is never closed");
+        let slot = POSTGRES_SLOTS.acquire_many(nodes).await.expect("the semaphore is never closed");
         let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
             panic!("PostgreSQL at {admin_url} is unreachable ({e}); start it, or set BANTER_SKIP_POSTGRES=1 to skip")
         });
