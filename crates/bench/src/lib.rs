@@ -1,0 +1,35 @@
+//! `banter-bench`: a load generator for a running Banter server, over real sockets on
+//! loopback only (127.0.0.0/8). Every run is bounded in time and stops by itself.
+//!
+//! REST setup (users, channels) goes through the SDK's [`banter_client::Client`]; WebSocket
+//! sessions use raw `tokio-tungstenite` over sockets this crate dials itself (optionally from
+//! several source addresses), so the tool's own cost per frame stays small: `message:receive`
+//! frames are scanned for the three fields the accounting needs instead of fully decoded, and
+//! every other frame is decoded with the SDK's typed decoder.
+//!
+//! # Layout
+//! - [`opts`]: flags common to every scenario ([`Common`]).
+//! - [`clock`]: the bench's monotonic epoch and the timestamped message body.
+//! - [`wire`]: encoding `message:send`, the fast `message:receive` scan, typed decode of the rest.
+//! - [`net`]: [`Dialer`]: source-address round robin, raw WebSocket connect, `ready`.
+//! - [`setup`]: users (registered concurrently, or logged in when they exist) and channels.
+//! - [`peer`]: per-connection receive loop with (channel, seq) loss/duplicate accounting.
+//! - [`metrics`]: latency histograms, percentiles, the [`Report`] (table + JSON line).
+//! - [`proc`]: `/proc` sampling of the server (RSS, CPU), the bench's own CPU, `RLIMIT_NOFILE`.
+//! - [`scenarios`]: `fanout`, `rooms`, `idle`, `storm`, `persist`, `ramp`.
+
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod metrics;
+pub mod net;
+pub mod opts;
+pub mod peer;
+pub mod proc;
+pub mod scenarios;
+pub mod setup;
+pub mod wire;
+
+pub use metrics::Report;
+pub use net::Dialer;
+pub use opts::Common;

@@ -1,0 +1,190 @@
+//! The engine behind `fanout`, `rooms` and `ramp`: open-loop paced senders on some
+//! connections, receivers on all of them, a bounded send window and a drain, then the
+//! accounting (expected, delivered, lost, duplicated) and latency percentiles.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use banter_proto::ws::Ready;
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use crate::clock::{body, now_ns};
+use crate::metrics::{latency_histogram, round, Percentiles, Report};
+use crate::net::{head_seq, Ws};
+use crate::peer::{receive, Shared};
+use crate::proc::Window;
+use crate::wire::send_frame;
+
+/// One paced sender.
+#[derive(Debug, Clone)]
+pub struct SenderPlan {
+    /// Index of the connection it sends on.
+    pub conn: usize,
+    /// Channel it posts in.
+    pub channel: Uuid,
+    /// Time between two of its sends.
+    pub interval: Duration,
+    /// Delay of its first send after the window starts (spreads senders over an interval).
+    pub phase: Duration,
+}
+
+/// A traffic run over already-open connections.
+pub struct Plan {
+    /// Open sessions, one per user, with their `ready` frames.
+    pub conns: Vec<(Ws, Ready)>,
+    /// The channel each connection accounts deliveries for (same index as `conns`).
+    pub tracks: Vec<Uuid>,
+    /// The senders.
+    pub senders: Vec<SenderPlan>,
+    /// Receivers per channel: each message sent there is expected this many times.
+    pub audience: HashMap<Uuid, u64>,
+    /// Length of the send window.
+    pub seconds: Duration,
+    /// Longest wait after the last send for outstanding deliveries.
+    pub drain: Duration,
+    /// Body size in bytes.
+    pub body_bytes: usize,
+    /// Makes idempotency keys unique to this run (users are reused across runs).
+    pub key_prefix: String,
+    /// Server pid for CPU/RSS sampling.
+    pub server_pid: Option<u32>,
+}
+
+/// The headline numbers of a traffic run (all of them are also in the report).
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    /// Messages written to the sockets.
+    pub sent: u64,
+    /// Deliveries expected: each sent message times its channel's receivers.
+    pub expected: u64,
+    /// Distinct deliveries received.
+    pub delivered: u64,
+    /// Expected but never received (within the drain).
+    pub lost: u64,
+    /// Received more than once.
+    pub duplicated: u64,
+    /// End-to-end latency percentiles.
+    pub latency: Percentiles,
+}
+
+/// Runs `plan`, adding its results to `report`.
+pub async fn run(plan: Plan, report: &mut Report) -> Summary {
+    let shared = Shared::new(16);
+    let mut sinks: Vec<Option<SplitSink<Ws, Message>>> = Vec::with_capacity(plan.conns.len());
+    let mut receivers = Vec::with_capacity(plan.conns.len());
+    for (i, ((ws, ready), channel)) in plan.conns.into_iter().zip(&plan.tracks).enumerate() {
+        let (sink, stream) = ws.split();
+        sinks.push(Some(sink));
+        let tracked = vec![(*channel, head_seq(&ready, *channel))];
+        receivers.push(tokio::spawn(receive(stream, tracked, shared.clone(), i)));
+    }
+    let window = Window::start(plan.server_pid);
+    let start = Instant::now() + Duration::from_millis(20);
+    let start_ns = now_ns() + 20_000_000;
+    let end = start + plan.seconds;
+    let mut senders = Vec::with_capacity(plan.senders.len());
+    for (n, s) in plan.senders.iter().enumerate() {
+        let sink = sinks[s.conn].take().expect("one sender per connection");
+        let key = format!("{}-{n}", plan.key_prefix);
+        let audience = plan.audience.get(&s.channel).copied().unwrap_or(0);
+        senders.push(tokio::spawn(send_loop(sink, s.clone(), start, end, plan.body_bytes, key, audience)));
+    }
+    let (mut sent, mut expected, mut send_errors) = (0, 0, 0);
+    let mut lag = latency_histogram();
+    for task in senders {
+        let out = task.await.expect("sender task");
+        sent += out.sent;
+        expected += out.sent * out.audience;
+        send_errors += out.errors;
+        lag.add(&out.lag).expect("same bounds");
+        sinks.push(Some(out.sink));
+    }
+    let drain_end = Instant::now() + plan.drain;
+    while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_end {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let delivered_in_window = shared.delivered.load(Ordering::Relaxed);
+    window.finish(report, Some(("delivery", delivered_in_window)));
+    shared.stop.cancel();
+    let (mut delivered, mut duplicated, mut last_ns, mut closed) = (0, 0, start_ns, HashMap::<u16, u64>::new());
+    for task in receivers {
+        let out = task.await.expect("receiver task");
+        delivered += out.unique();
+        duplicated += out.duplicates();
+        last_ns = last_ns.max(out.last_delivery_ns);
+        if let Some(code) = out.closed {
+            *closed.entry(code).or_default() += 1;
+        }
+    }
+    drop(sinks);
+    let latency = Percentiles::of(&shared.latency.merged());
+    let span_s = (last_ns.saturating_sub(start_ns)) as f64 / 1e9;
+    let lost = expected.saturating_sub(delivered);
+    report.result("sent", sent).result("send_errors", send_errors);
+    let acks = shared.acks.load(Ordering::Relaxed);
+    report.result("acks", acks);
+    // Sent but not acknowledged when the drain ended: still queued in the server (overload),
+    // which also shows up as `lost` below.
+    report.result("unacked_at_end", sent.saturating_sub(acks));
+    let server_cpu_s = ["server_cpu_user_s", "server_cpu_sys_s"].map(|k| report.get(k).and_then(|v| v.as_f64()));
+    if let ([Some(user), Some(sys)], true) = (server_cpu_s, acks > 0) {
+        // Commit plus fan-out of one message.
+        report.result("server_cpu_us_per_message", round((user + sys) * 1e6 / acks as f64, 1));
+    }
+    report.result("error_frames", shared.errors.load(Ordering::Relaxed));
+    report.result("expected_deliveries", expected).result("delivered", delivered);
+    report.result("lost", lost).result("duplicated", duplicated);
+    report.result("deliveries_per_s", round(delivered as f64 / span_s.max(1e-9), 0));
+    report.result("delivery_span_s", round(span_s, 3));
+    report.result("server_closed_conns", closed.values().sum::<u64>());
+    if !closed.is_empty() {
+        report.result("server_close_codes", format!("{closed:?}"));
+    }
+    latency.add_to(report, "latency");
+    let lag = Percentiles::of(&lag);
+    report.result("send_lag_p99_ms", round(lag.p99_ms, 3)).result("send_lag_max_ms", round(lag.max_ms, 3));
+    Summary { sent, expected, delivered, lost, duplicated, latency }
+}
+
+struct SendOutcome {
+    sink: SplitSink<Ws, Message>,
+    sent: u64,
+    errors: u64,
+    audience: u64,
+    /// How late each send left against its schedule, µs.
+    lag: hdrhistogram::Histogram<u64>,
+}
+
+/// Sends on schedule `start + phase + k * interval` until `end`; each body carries the actual
+/// send instant, and the lateness against the schedule is recorded separately.
+async fn send_loop(
+    mut sink: SplitSink<Ws, Message>,
+    plan: SenderPlan,
+    start: Instant,
+    end: Instant,
+    body_bytes: usize,
+    key: String,
+    audience: u64,
+) -> SendOutcome {
+    let (mut sent, mut errors, mut lag) = (0u64, 0u64, latency_histogram());
+    let mut due = start + plan.phase;
+    while due < end {
+        tokio::time::sleep_until(due).await;
+        let now = now_ns();
+        let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
+        lag.saturating_record(late_us.max(1));
+        let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), format!("{key}-{sent}"));
+        if sink.send(Message::text(frame)).await.is_err() {
+            errors += 1;
+            break;
+        }
+        sent += 1;
+        due += plan.interval;
+    }
+    SendOutcome { sink, sent, errors, audience, lag }
+}

@@ -1,0 +1,166 @@
+//! Frames on the wire: encoding `message:send`, a fast scan of `message:receive`, and the
+//! SDK's typed decoder for everything else.
+//!
+//! At a million deliveries a second, fully decoding each `message:receive` (a `Message` with
+//! its sender, timestamps and ids) would make the bench the bottleneck. [`scan_receive`] reads
+//! only `channel_id`, `seq` and the body's stamp by searching for their keys in the frame the
+//! server encodes from `banter_proto` types (the unit tests check it against that encoder); a
+//! frame it does not recognise falls back to the typed decoder, so correctness never depends
+//! on the fast path.
+
+use std::sync::LazyLock;
+
+use banter_client::gateway::decode_server_frame;
+use banter_proto::ws::{self, ClientEvent, MessageSend, ServerEvent};
+use memchr::memmem::Finder;
+use uuid::Uuid;
+
+use crate::clock::parse_body;
+
+/// What the bench needs from one `message:receive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message's channel.
+    pub channel: Uuid,
+    /// Its per-channel position.
+    pub seq: i64,
+    /// Send instant from the body (ns since the bench epoch); `None` for foreign messages.
+    pub sent_ns: Option<u64>,
+}
+
+/// One server frame, as the bench sees it.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A `message:receive`.
+    Delivery(Delivery),
+    /// Any other known event, with the request id it echoes.
+    Event(Option<String>, Box<ServerEvent>),
+    /// A frame of a type this SDK does not know (a newer server): ignored.
+    Unknown,
+    /// A frame that could not be decoded.
+    Malformed(String),
+}
+
+/// The `message:send` frame for `body` in `channel`, with request id `id` and idempotency key
+/// `client_id`.
+pub fn send_frame(id: &str, channel: Uuid, body: String, client_id: String) -> String {
+    ws::encode(Some(id), &ClientEvent::MessageSend(MessageSend { channel_id: channel, body, client_id }))
+}
+
+/// Classifies a server text frame: the fast scan for `message:receive`, the typed decoder
+/// otherwise.
+pub fn classify(text: &str) -> Incoming {
+    if let Some(delivery) = scan_receive(text) {
+        return Incoming::Delivery(delivery);
+    }
+    match decode_server_frame(text) {
+        Ok(Some((_, ServerEvent::MessageReceive(m)))) => {
+            Incoming::Delivery(Delivery { channel: m.channel_id, seq: m.seq, sent_ns: parse_body(&m.body) })
+        }
+        Ok(Some((id, event))) => Incoming::Event(id, Box::new(event)),
+        Ok(None) => Incoming::Unknown,
+        Err(e) => Incoming::Malformed(e.to_string()),
+    }
+}
+
+/// How every `message:receive` frame the server encodes begins (no request id, then the type).
+const RECEIVE_PREFIX: &str = r#"{"type":"message:receive","data":{"#;
+
+/// Reads `channel_id`, `seq` and the body stamp from a `message:receive` frame without
+/// decoding the rest; `None` when the frame is not one in the expected shape. The keys are
+/// searched in the order `Message` serializes them, so a display name cannot shadow them (its
+/// quotes would be escaped anyway).
+pub fn scan_receive(text: &str) -> Option<Delivery> {
+    let rest = text.strip_prefix(RECEIVE_PREFIX)?;
+    let rest = after(rest, &CHANNEL_KEY)?;
+    let channel = Uuid::try_parse(rest.get(..36)?).ok()?;
+    let rest = after(rest, &SEQ_KEY)?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let seq = rest[..digits].parse().ok()?;
+    let sent_ns = after(rest, &BODY_KEY).and_then(parse_body);
+    Some(Delivery { channel, seq, sent_ns })
+}
+
+/// Searchers for the keys [`scan_receive`] reads, built once (a profile showed building a
+/// searcher per frame cost more than the search).
+static CHANNEL_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""channel_id":""#));
+static SEQ_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""seq":"#));
+static BODY_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""body":""#));
+
+/// The text after the first occurrence of `key` in `text`.
+fn after<'a>(text: &'a str, key: &Finder<'_>) -> Option<&'a str> {
+    // The keys are ASCII and start with `"`, so the cut is on a char boundary.
+    key.find(text.as_bytes()).map(|at| &text[at + key.needle().len()..])
+}
+
+#[cfg(test)]
+mod tests {
+    use banter_proto::ws::Ack;
+    use banter_proto::{Message, User};
+
+    use super::*;
+    use crate::clock::body;
+
+    fn message(display_name: &str, body_text: String) -> Message {
+        let now = chrono_now();
+        Message {
+            id: Uuid::now_v7(),
+            channel_id: Uuid::now_v7(),
+            seq: 1234,
+            sender: User {
+                id: Uuid::now_v7(),
+                username: "bench-b-1".into(),
+                display_name: display_name.into(),
+                created_at: now,
+            },
+            client_id: "c-1".into(),
+            body: body_text,
+            created_at: now,
+        }
+    }
+
+    fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
+    #[test]
+    fn the_scan_reads_what_the_server_encodes() {
+        let m = message(r#"x","seq":9,"body":"t=1;"#, body(987_654_321, 64));
+        let text = ws::encode(None, &ServerEvent::MessageReceive(m.clone()));
+        let expected = Delivery { channel: m.channel_id, seq: 1234, sent_ns: Some(987_654_321) };
+        assert_eq!(scan_receive(&text), Some(expected));
+        assert!(matches!(classify(&text), Incoming::Delivery(d) if d == expected));
+    }
+
+    #[test]
+    fn other_frames_use_the_typed_decoder() {
+        let m = message("Ana", "hello".into());
+        let foreign = ws::encode(None, &ServerEvent::MessageReceive(m.clone()));
+        assert!(matches!(classify(&foreign), Incoming::Delivery(Delivery { sent_ns: None, seq: 1234, .. })));
+        let ack = ServerEvent::Ack(Ack {
+            message_id: m.id,
+            channel_id: m.channel_id,
+            seq: 7,
+            client_id: "c-1".into(),
+            created_at: m.created_at,
+        });
+        let text = ws::encode(Some("s3"), &ack);
+        assert!(scan_receive(&text).is_none());
+        match classify(&text) {
+            Incoming::Event(Some(id), event) => assert_eq!((id.as_str(), *event), ("s3", ack)),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(classify(r#"{"type":"typing:indicator","data":{}}"#), Incoming::Unknown));
+        assert!(matches!(classify("nope"), Incoming::Malformed(_)));
+    }
+
+    #[test]
+    fn send_frames_are_typed_message_sends() {
+        let channel = Uuid::now_v7();
+        let text = send_frame("s1", channel, "t=5;".into(), "k1".into());
+        let (id, event) = ws::decode::<ClientEvent>(&text, ClientEvent::TYPES).unwrap();
+        assert_eq!(id.as_deref(), Some("s1"));
+        let ClientEvent::MessageSend(send) = event else { panic!("{event:?}") };
+        assert_eq!((send.channel_id, send.body.as_str(), send.client_id.as_str()), (channel, "t=5;", "k1"));
+    }
+}
