@@ -81,6 +81,21 @@ pub struct NewMessage {
     pub created_at: i64,
 }
 
+impl NewMessage {
+    /// The wire message this becomes once committed with `seq`.
+    pub fn committed(&self, seq: i64) -> Message {
+        Message {
+            id: self.id,
+            channel_id: self.channel_id,
+            seq,
+            sender: self.sender.clone(),
+            client_id: self.client_id.clone(),
+            body: self.body.clone(),
+            created_at: crate::clock::to_datetime(self.created_at),
+        }
+    }
+}
+
 /// Which slice of a channel's history to read; `limit` is 1–100.
 #[derive(Debug, Clone, Copy)]
 pub enum Page {

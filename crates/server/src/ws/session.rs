@@ -88,9 +88,12 @@ async fn read(
     close: &CloseSignal,
     last_heard: &AtomicI64,
 ) -> Option<CloseReason> {
+    // One close future for the whole loop, not a new one per frame.
+    let closed = close.closed();
+    tokio::pin!(closed);
     loop {
         let message = tokio::select! {
-            _ = close.closed() => return None,
+            _ = &mut closed => return None,
             message = stream.next() => message,
         };
         last_heard.store(now_ms(), Ordering::Relaxed);

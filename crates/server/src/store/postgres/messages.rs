@@ -14,7 +14,6 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::PostgresStore;
-use crate::clock::to_datetime;
 use crate::store::sql::{MessageRow, MESSAGE_SELECT};
 use crate::store::{CommitHook, MessageStore, NewMessage, Page, StoreResult};
 
@@ -92,15 +91,7 @@ impl MessageStore for PostgresStore {
             return Ok((original.ok_or(sqlx::Error::RowNotFound)?, false));
         }
         tx.commit().await?;
-        let committed = Message {
-            id: message.id,
-            channel_id: message.channel_id,
-            seq,
-            sender: message.sender,
-            client_id: message.client_id,
-            body: message.body,
-            created_at: to_datetime(message.created_at),
-        };
+        let committed = message.committed(seq);
         on_commit(&committed);
         drop(order);
         Ok((committed, true))

@@ -10,7 +10,6 @@ use banter_proto::Message;
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::to_datetime;
 use crate::store::sql::{MessageRow, MESSAGE_SELECT};
 use crate::store::{CommitHook, NewMessage, StoreResult};
 
@@ -111,14 +110,5 @@ async fn insert(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> Store
     .bind(message.created_at)
     .execute(&mut **tx)
     .await?;
-    let committed = Message {
-        id: message.id,
-        channel_id: message.channel_id,
-        seq,
-        sender: message.sender.clone(),
-        client_id: message.client_id.clone(),
-        body: message.body.clone(),
-        created_at: to_datetime(message.created_at),
-    };
-    Ok((committed, true))
+    Ok((message.committed(seq), true))
 }
