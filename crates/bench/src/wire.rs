@@ -44,7 +44,7 @@ pub enum Incoming {
 /// The `message:send` frame for `body` in `channel`, with request id `id` and idempotency key
 /// `client_id`.
 pub fn send_frame(id: &str, channel: Uuid, body: String, client_id: String) -> String {
-    ws::encode(Some(id), &ClientEvent::MessageSend(MessageSend { channel_id: channel, body, client_id }))
+    ws::encode(Some(id), &ClientEvent::MessageSend(MessageSend { channel_id: channel, body, client_id, reply_to: None }))
 }
 
 /// Classifies a server text frame: the fast scan for `message:receive`, the typed decoder
@@ -116,6 +116,11 @@ mod tests {
             client_id: "c-1".into(),
             body: body_text,
             created_at: now,
+            edited_at: None,
+            deleted_at: None,
+            reply_to: None,
+            mentions: Vec::new(),
+            reactions: Vec::new(),
         }
     }
 

@@ -122,7 +122,7 @@ impl Connection {
     /// (`invalid_body`, `not_a_member`, `not_found`, ...) as [`ClientError::Gateway`].
     pub async fn send_message(&mut self, channel_id: Uuid, body: &str, client_id: &str) -> Result<Ack> {
         let event =
-            ClientEvent::MessageSend(MessageSend { channel_id, body: body.into(), client_id: client_id.into() });
+            ClientEvent::MessageSend(MessageSend { channel_id, body: body.into(), client_id: client_id.into(), reply_to: None });
         match self.request(&event).await? {
             ServerEvent::Ack(ack) => Ok(ack),
             other => Err(ClientError::Decode(format!("expected ack, got {other:?}"))),

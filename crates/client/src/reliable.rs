@@ -274,6 +274,7 @@ impl Reliable {
             channel_id: out.channel_id,
             body: out.body.clone(),
             client_id: out.client_id.clone(),
+            reply_to: None,
         });
         match conn.send(&event).await {
             Ok(id) => {

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use banter_proto::rest::{
-    AuthResponse, ChannelList, CreateChannelRequest, Health, LoginRequest, MemberList, MessagePage, ReadRequest,
-    RegisterRequest, SendMessageRequest, UserList, UserRef,
+    AuthResponse, ChannelList, CreateChannelRequest, EditMessageRequest, Health, LoginRequest, MemberList, MessagePage,
+    MessageReceipts, ReadRequest, RegisterRequest, RoleRequest, SendMessageRequest, UserList, UserRef,
 };
-use banter_proto::{Channel, Me, Member, Membership, Message, User};
+use banter_proto::{Channel, Me, Member, Membership, Message, Profile, Role, User};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
@@ -187,6 +188,48 @@ impl Client {
     pub async fn messages(&self, channel: Uuid, page: Page) -> Result<MessagePage> {
         let rb = self.req(Method::GET, &format!("/api/messages/{channel}")).query(&page.query());
         self.call(rb).await
+    }
+
+    /// `PATCH /api/messages/:channelId/:messageId`: replaces the body of the caller's own
+    /// message. Errors: `invalid_body`, `not_found`, `not_a_member`, `forbidden`,
+    /// `message_deleted`.
+    pub async fn edit_message(&self, channel: Uuid, message: Uuid, body: &str) -> Result<Message> {
+        let rb = self.req(Method::PATCH, &format!("/api/messages/{channel}/{message}"));
+        self.call(rb.json(&EditMessageRequest { body: body.into() })).await
+    }
+
+    /// `DELETE /api/messages/:channelId/:messageId`: deletes a message (the sender, or an
+    /// owner/admin of the channel); returns the tombstone. Errors: `not_found`,
+    /// `not_a_member`, `forbidden`, `message_deleted`.
+    pub async fn delete_message(&self, channel: Uuid, message: Uuid) -> Result<Message> {
+        self.call(self.req(Method::DELETE, &format!("/api/messages/{channel}/{message}"))).await
+    }
+
+    /// `PUT /api/messages/:channelId/:messageId/reactions/:emoji` (`add`) or `DELETE` (not
+    /// `add`): adds or takes back the caller's reaction. Errors: `invalid_emoji`,
+    /// `too_many_reactions`, `message_deleted`, `not_found`, `not_a_member`.
+    pub async fn react(&self, channel: Uuid, message: Uuid, emoji: &str, add: bool) -> Result<()> {
+        let method = if add { Method::PUT } else { Method::DELETE };
+        let emoji = utf8_percent_encode(emoji, NON_ALPHANUMERIC);
+        self.call_empty(self.req(method, &format!("/api/messages/{channel}/{message}/reactions/{emoji}"))).await
+    }
+
+    /// `GET /api/messages/:channelId/:seq/receipts`: who has received and read one message.
+    /// Errors: `not_found`, `not_a_member`.
+    pub async fn message_receipts(&self, channel: Uuid, seq: i64) -> Result<MessageReceipts> {
+        self.call(self.req(Method::GET, &format!("/api/messages/{channel}/{seq}/receipts"))).await
+    }
+
+    /// `PATCH /api/channels/:id/members/:userId`: the owner sets a member's role (`admin` or
+    /// `member`). Errors: `invalid_role`, `forbidden`, `not_found`, `not_a_member`.
+    pub async fn set_role(&self, channel: Uuid, user: Uuid, role: Role) -> Result<Member> {
+        let rb = self.req(Method::PATCH, &format!("/api/channels/{channel}/members/{user}"));
+        self.call(rb.json(&RoleRequest { role })).await
+    }
+
+    /// `GET /api/users/:id` with presence. Errors: `not_found`.
+    pub async fn profile(&self, id: Uuid) -> Result<Profile> {
+        self.call(self.req(Method::GET, &format!("/api/users/{id}"))).await
     }
 
     /// A request to `path` with the bearer header when the client has a token; for routes

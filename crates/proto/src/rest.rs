@@ -81,6 +81,14 @@ pub struct UserRef {
     pub user_id: Uuid,
 }
 
+/// `PATCH /api/channels/:id/members/:userId` body: the channel owner appoints or demotes an
+/// admin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleRequest {
+    /// `admin` or `member` (`owner` is refused with `invalid_role`).
+    pub role: crate::model::Role,
+}
+
 /// `POST /api/channels/:id/read` body: moves the viewer's read watermark forward.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReadRequest {
@@ -97,6 +105,46 @@ pub struct SendMessageRequest {
     pub body: String,
     /// Idempotency key chosen by the client, 1–64 chars; reuse it only to retry the same send.
     pub client_id: String,
+    /// Id of a message in the same channel this one replies to; else `invalid_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Uuid>,
+}
+
+/// `PATCH /api/messages/:channelId/:messageId` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EditMessageRequest {
+    /// The new body, validated like a sent one.
+    pub body: String,
+}
+
+/// `GET /api/messages/:channelId/:seq/receipts` answer: who has received and read one
+/// message. Counts and lists exclude the message's sender.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageReceipts {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// The message's `seq`.
+    pub seq: i64,
+    /// Members other than the sender.
+    pub recipients: i64,
+    /// How many of them have it delivered (`delivered_seq >= seq`).
+    pub delivered_count: i64,
+    /// How many of them have read it (`read_seq >= seq`).
+    pub read_count: i64,
+    /// Each recipient and how far they got, by username; only in channels of at most
+    /// `limits.receipt_members` members, else empty.
+    pub members: Vec<RecipientState>,
+}
+
+/// One recipient in [`MessageReceipts`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecipientState {
+    /// The member.
+    pub user: User,
+    /// Whether the message was delivered to a device of theirs.
+    pub delivered: bool,
+    /// Whether they have read it.
+    pub read: bool,
 }
 
 /// `GET /api/messages/:channelId` answer.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::model::{Channel, Limits, Me, Message};
+use crate::model::{Channel, Limits, Me, MemberReceipt, Message, Presence, Status};
 use crate::rest::ErrorInfo;
 
 /// Client → server events.
@@ -25,11 +25,104 @@ pub enum ClientEvent {
     /// `seq`. Answered by `sync:gap`/`sync:messages` per channel, then `sync:done` with the id.
     #[serde(rename = "sync")]
     Sync(SyncRequest),
+    /// Replace the body of one of the user's own messages; answered by `ok`, and members get
+    /// `message:update`.
+    #[serde(rename = "message:edit")]
+    MessageEdit(MessageEdit),
+    /// Delete a message (its sender, or an owner/admin of the channel); answered by `ok`, and
+    /// members get `message:deleted`.
+    #[serde(rename = "message:delete")]
+    MessageDelete(MessageRef),
+    /// React with one emoji; answered by `ok` (also when already reacted), and members get
+    /// `reaction:update`.
+    #[serde(rename = "reaction:add")]
+    ReactionAdd(ReactionRequest),
+    /// Take back a reaction; answered by `ok` (also when there was none).
+    #[serde(rename = "reaction:remove")]
+    ReactionRemove(ReactionRequest),
+    /// The user is typing in a channel; repeat at most every 2 s while typing (more often is
+    /// ignored), the state expires 6 s after the last one. No answer unless it fails.
+    #[serde(rename = "typing:start")]
+    TypingStart(ChannelRef),
+    /// The user stopped typing (sending a message stops it too). No answer unless it fails.
+    #[serde(rename = "typing:stop")]
+    TypingStop(ChannelRef),
+    /// Sets this device's presence (`online`, `away` or `dnd`); answered by `ok`.
+    #[serde(rename = "presence:update")]
+    PresenceUpdate(PresenceUpdate),
+    /// This device has received every message of the channel up to `seq`. No answer unless it
+    /// fails; the watermark only moves forward.
+    #[serde(rename = "receipt:delivered")]
+    ReceiptDelivered(ReceiptRequest),
+    /// The user has seen every message of the channel up to `seq` (also counts as
+    /// delivered); answered by `ok`, and the user's devices get `channel:unread`.
+    #[serde(rename = "receipt:read")]
+    ReceiptRead(ReceiptRequest),
 }
 
 impl ClientEvent {
     /// Every `type` a client may send, for telling `unknown_type` from `invalid_data`.
-    pub const TYPES: &'static [&'static str] = &["message:send", "ping", "sync"];
+    pub const TYPES: &'static [&'static str] = &[
+        "message:send",
+        "ping",
+        "sync",
+        "message:edit",
+        "message:delete",
+        "reaction:add",
+        "reaction:remove",
+        "typing:start",
+        "typing:stop",
+        "presence:update",
+        "receipt:delivered",
+        "receipt:read",
+    ];
+}
+
+/// `message:edit` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageEdit {
+    /// The message's channel.
+    pub channel_id: Uuid,
+    /// The message; must be the user's own and not deleted.
+    pub message_id: Uuid,
+    /// The new body, validated like a sent one.
+    pub body: String,
+}
+
+/// Names one message (`message:delete` data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// The message's channel.
+    pub channel_id: Uuid,
+    /// The message.
+    pub message_id: Uuid,
+}
+
+/// `reaction:add` / `reaction:remove` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionRequest {
+    /// The message's channel.
+    pub channel_id: Uuid,
+    /// The message (not deleted).
+    pub message_id: Uuid,
+    /// Exactly one emoji (one grapheme the Unicode emoji list knows); else `invalid_emoji`.
+    pub emoji: String,
+}
+
+/// `presence:update` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceUpdate {
+    /// `online`, `away` or `dnd` (`offline` is refused with `invalid_data`: disconnect instead).
+    pub status: Status,
+}
+
+/// `receipt:delivered` / `receipt:read` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptRequest {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Highest `seq` received or seen; clamped to the channel head.
+    pub seq: i64,
 }
 
 /// `sync` data: the client's position in each channel it holds history for.
@@ -59,6 +152,9 @@ pub struct MessageSend {
     /// Idempotency key, 1–64 chars: a resend with the same key is acknowledged with the
     /// original message and stores nothing new.
     pub client_id: String,
+    /// Id of a message in the same channel this one replies to; else `invalid_reply`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<Uuid>,
 }
 
 /// Server → client events.
@@ -99,6 +195,33 @@ pub enum ServerEvent {
     /// Every listed channel has been replayed; carries the `sync` request's `id`.
     #[serde(rename = "sync:done")]
     SyncDone(SyncDone),
+    /// A request without a result succeeded; sent only when the request had an `id`, which it
+    /// carries.
+    #[serde(rename = "ok")]
+    Ok,
+    /// A message's body was edited.
+    #[serde(rename = "message:update")]
+    MessageUpdate(MessageUpdate),
+    /// A message was deleted; keep it as a tombstone (no body, reactions or quote).
+    #[serde(rename = "message:deleted")]
+    MessageDeleted(MessageDeleted),
+    /// A reaction was added or removed.
+    #[serde(rename = "reaction:update")]
+    ReactionUpdate(ReactionUpdate),
+    /// Who is typing in a channel now (the full set, never including the recipient's own
+    /// user); an empty set clears the indicator.
+    #[serde(rename = "typing:indicator")]
+    TypingIndicator(TypingIndicator),
+    /// A user who shares a small channel or a DM with the recipient changed presence.
+    #[serde(rename = "presence:change")]
+    PresenceChange(Presence),
+    /// Members' receipt watermarks moved (coalesced; only in channels of at most
+    /// `limits.receipt_members` members).
+    #[serde(rename = "receipt:update")]
+    ReceiptUpdate(ReceiptUpdate),
+    /// The recipient's own read position in a channel moved (from any of their devices).
+    #[serde(rename = "channel:unread")]
+    ChannelUnread(ChannelUnread),
 }
 
 impl ServerEvent {
@@ -114,7 +237,93 @@ impl ServerEvent {
         "sync:messages",
         "sync:gap",
         "sync:done",
+        "ok",
+        "message:update",
+        "message:deleted",
+        "reaction:update",
+        "typing:indicator",
+        "presence:change",
+        "receipt:update",
+        "channel:unread",
     ];
+}
+
+/// `message:update` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageUpdate {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// The edited message.
+    pub message_id: Uuid,
+    /// Its `seq`.
+    pub seq: i64,
+    /// The new body.
+    pub body: String,
+    /// When it was edited.
+    pub edited_at: DateTime<Utc>,
+}
+
+/// `message:deleted` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDeleted {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// The deleted message.
+    pub message_id: Uuid,
+    /// Its `seq` (kept by the tombstone).
+    pub seq: i64,
+    /// When it was deleted.
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// `reaction:update` data: one user's reaction changed, with the new total for that emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionUpdate {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// The message.
+    pub message_id: Uuid,
+    /// Its `seq`.
+    pub seq: i64,
+    /// Who reacted or took the reaction back (clients set `me` when it is them).
+    pub user_id: Uuid,
+    /// The emoji.
+    pub emoji: String,
+    /// `true` for added, `false` for removed.
+    pub added: bool,
+    /// How many users now react with this emoji (0 removes the chip).
+    pub count: i64,
+}
+
+/// `typing:indicator` data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingIndicator {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Users typing now, in the order they started.
+    pub user_ids: Vec<Uuid>,
+}
+
+/// `receipt:update` data, and one entry of `ready.receipts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptUpdate {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// Watermarks of the members that moved (in `ready`: of every member).
+    pub receipts: Vec<MemberReceipt>,
+}
+
+/// `channel:unread` data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelUnread {
+    /// The channel.
+    pub channel_id: Uuid,
+    /// The recipient's read position now.
+    pub read_seq: i64,
+    /// `head_seq - read_seq` when it moved.
+    pub unread_count: i64,
+    /// Unread messages mentioning the recipient.
+    pub mention_count: i64,
 }
 
 /// `ready` data.
@@ -131,6 +340,14 @@ pub struct Ready {
     /// Interval, in milliseconds, at which the server pings; a peer silent for two intervals
     /// is dropped.
     pub heartbeat_ms: u64,
+    /// Presence of the users who share a DM or a small channel (at most
+    /// `limits.receipt_members` members) with this user, excluding offline ones.
+    #[serde(default)]
+    pub presence: Vec<Presence>,
+    /// Every member's watermarks in this user's channels of at most `limits.receipt_members`
+    /// members.
+    #[serde(default)]
+    pub receipts: Vec<ReceiptUpdate>,
 }
 
 /// `ack` data for `message:send`.

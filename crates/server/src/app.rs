@@ -96,7 +96,13 @@ impl Application {
             limits: Arc::new(RateLimits::new(&config)),
             heartbeat: Heartbeat::start(Duration::from_millis(config.heartbeat_ms)),
             general_id,
+            presence: crate::service::presence::Tracker::new(&config),
+            typing: Default::default(),
+            receipts: Default::default(),
         };
+        crate::service::receipts::start_flusher(state.clone());
+        crate::service::presence::start_worker(state.clone());
+        crate::service::typing::start_ticker(state.clone());
         Ok(Self { listener, state, bridge })
     }
 
@@ -132,6 +138,7 @@ impl Application {
                 limits.prune();
             }
         });
+        let state = self.state.clone();
         let router = crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let closing = hub.clone();
         let signal = async move {
@@ -145,6 +152,7 @@ impl Application {
             hub.close_all(SERVER_RESTART);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        crate::service::receipts::flush(&state).await;
         if let Some(bridge) = self.bridge {
             bridge.stop().await;
         }

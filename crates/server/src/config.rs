@@ -127,6 +127,37 @@ pub struct Config {
     #[arg(skip = Uuid::now_v7())]
     pub node_id: Uuid,
 
+    /// A disconnected user stays online this long (ms) before going `offline`, so a quick
+    /// reconnect never flaps.
+    #[arg(long, env = "BANTER_PRESENCE_GRACE_MS", default_value_t = 15_000)]
+    pub presence_grace_ms: u64,
+
+    /// A node refreshes its devices' presence leases in Redis at this period (ms); a lease
+    /// lives three periods, so a dead node's users go offline after at most that.
+    #[arg(long, env = "BANTER_PRESENCE_LEASE_MS", default_value_t = 10_000)]
+    pub presence_lease_ms: u64,
+
+    /// A typing state expires this long (ms) after its last `typing:start`.
+    #[arg(long, env = "BANTER_TYPING_TTL_MS", default_value_t = 6_000)]
+    pub typing_ttl_ms: u64,
+
+    /// At most one `typing:start` per user and channel counts within this window (ms).
+    #[arg(long, env = "BANTER_TYPING_THROTTLE_MS", default_value_t = 2_000)]
+    pub typing_throttle_ms: u64,
+
+    /// Presence and per-member receipts are shared only through DMs and channels of at most
+    /// this many members (larger channels report receipt counts on request).
+    #[arg(long, env = "BANTER_RECEIPT_MEMBERS", default_value_t = 50)]
+    pub receipt_members: i64,
+
+    /// Delivered receipts are coalesced and written (and announced) once per this period (ms).
+    #[arg(long, env = "BANTER_RECEIPT_FLUSH_MS", default_value_t = 200)]
+    pub receipt_flush_ms: u64,
+
+    /// Most distinct emoji on one message.
+    #[arg(long, env = "BANTER_MAX_REACTIONS", default_value_t = 20)]
+    pub max_reactions: usize,
+
     /// Log filter in `tracing` syntax (e.g. `info`, `banter_server=debug`).
     #[arg(long, env = "BANTER_LOG", default_value = "info")]
     pub log: String,

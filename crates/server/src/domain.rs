@@ -184,9 +184,36 @@ impl ClientId {
     }
 }
 
+/// One emoji as the Unicode emoji list knows it (skin-tone variants included), e.g. `"👍"`;
+/// a missing variation selector is added back (`"❤"` becomes `"❤️"`).
+pub struct Emoji(&'static str);
+
+impl Emoji {
+    /// Validates. Error: `invalid_emoji`.
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match emojis::get(raw) {
+            Some(emoji) => Ok(Self(emoji.as_str())),
+            None => Err(AppError::Invalid("invalid_emoji", "a reaction is exactly one emoji")),
+        }
+    }
+    /// The emoji in its fully qualified form.
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emoji() {
+        assert_eq!(Emoji::parse("👍").unwrap().as_str(), "👍");
+        assert_eq!(Emoji::parse("👍🏽").unwrap().as_str(), "👍🏽");
+        for bad in ["", "a", "👍👍", "👍 ", ":+1:"] {
+            assert!(Emoji::parse(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn usernames() {

@@ -31,4 +31,10 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Id of `#general`, which every account joins.
     pub general_id: Uuid,
+    /// Presence of the users connected to this node (and, with Redis, their leases).
+    pub presence: crate::service::presence::Tracker,
+    /// Who is typing where.
+    pub typing: crate::service::typing::Tracker,
+    /// Delivered receipts waiting for the next coalesced flush.
+    pub receipts: crate::service::receipts::Buffer,
 }

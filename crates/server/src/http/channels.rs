@@ -1,12 +1,12 @@
 //! `/api/channels` and `/api/dms`: listing, creation, directory, join/leave, members,
-//! invitations, read watermarks and direct messages.
+//! invitations, roles, read watermarks and direct messages.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
-use banter_proto::rest::{ChannelList, CreateChannelRequest, MemberList, ReadRequest, UserRef};
-use banter_proto::{Channel, Membership};
+use banter_proto::rest::{ChannelList, CreateChannelRequest, MemberList, ReadRequest, RoleRequest, UserRef};
+use banter_proto::{Channel, Member, Membership};
 use serde::Deserialize;
 
 use crate::error::AppError;
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/channels/{id}/join", post(join))
         .route("/api/channels/{id}/leave", post(leave))
         .route("/api/channels/{id}/members", get(members).post(invite))
+        .route("/api/channels/{id}/members/{user_id}", patch(set_role))
         .route("/api/channels/{id}/read", post(mark_read))
         .route("/api/dms", post(open_dm))
 }
@@ -82,6 +83,16 @@ async fn invite(
     ApiJson(req): ApiJson<UserRef>,
 ) -> Result<Json<Channel>, AppError> {
     Ok(Json(channels::invite(&state, auth.user.user.id, parse_id(&id)?, req.user_id).await?))
+}
+
+async fn set_role(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, user_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<RoleRequest>,
+) -> Result<Json<Member>, AppError> {
+    let (id, target) = (parse_id(&id)?, parse_id(&user_id)?);
+    Ok(Json(channels::set_role(&state, auth.user.user.id, id, target, req.role).await?))
 }
 
 async fn mark_read(

@@ -4,13 +4,13 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use banter_proto::rest::UserList;
-use banter_proto::{Me, User};
+use banter_proto::{Me, Profile};
 use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::http::extract::{parse_id, ApiQuery};
-use crate::service::accounts;
 use crate::service::sessions::Auth;
+use crate::service::{accounts, presence};
 use crate::state::AppState;
 
 /// Routes under `/api/users`.
@@ -39,6 +39,14 @@ async fn search(
     Ok(Json(UserList { users: accounts::search(&state, &s.q).await? }))
 }
 
-async fn profile(State(state): State<AppState>, _auth: Auth, Path(id): Path<String>) -> Result<Json<User>, AppError> {
-    Ok(Json(accounts::profile(&state, parse_id(&id)?).await?))
+/// `GET /api/users/:id`: the public profile with the user's current presence (`status`, and
+/// `last_seen_at` when offline). Errors: `not_found`.
+async fn profile(
+    State(state): State<AppState>,
+    _auth: Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Profile>, AppError> {
+    let user = accounts::profile(&state, parse_id(&id)?).await?;
+    let presence = presence::of(&state, user.id).await?;
+    Ok(Json(Profile { user, presence }))
 }

@@ -87,6 +87,8 @@ pub struct Relay {
     subscribed: AtomicBool,
     publishing: AtomicBool,
     ledger: Ledger,
+    /// The publisher's live connection, for commands (std lock: held to clone or replace).
+    commands: Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
 
 impl Relay {
@@ -101,6 +103,7 @@ impl Relay {
             subscribed: AtomicBool::new(false),
             publishing: AtomicBool::new(false),
             ledger: Ledger::default(),
+            commands: Mutex::new(None),
         };
         (Arc::new(relay), rx)
     }
@@ -224,6 +227,16 @@ impl Relay {
     /// Whether the publisher connection is up.
     pub fn set_publishing(&self, up: bool) {
         self.publishing.store(up, Ordering::Release);
+    }
+
+    /// The publisher's connection while up, for commands (presence leases); else `None`.
+    pub fn commands(&self) -> Option<redis::aio::MultiplexedConnection> {
+        self.commands.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Publishes (or, with `None`, withdraws) the connection [`Relay::commands`] hands out.
+    pub fn set_commands(&self, conn: Option<redis::aio::MultiplexedConnection>) {
+        *self.commands.lock().unwrap_or_else(PoisonError::into_inner) = conn;
     }
 
     /// Counts `n` envelopes as published.

@@ -22,6 +22,11 @@ fn message(channel: Uuid, seq: i64) -> ServerEvent {
         body: format!("m{seq}"),
         created_at: Utc::now(),
         sender: user(),
+        edited_at: None,
+        deleted_at: None,
+        reply_to: None,
+        mentions: Vec::new(),
+        reactions: Vec::new(),
     })
 }
 

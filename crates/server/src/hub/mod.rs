@@ -11,6 +11,8 @@
 
 pub mod bridge;
 pub mod conn;
+pub mod ephemeral;
+pub mod leases;
 pub mod ledger;
 pub mod order;
 pub mod redis;
@@ -48,6 +50,8 @@ struct Inner {
     registry: RwLock<Registry>,
     /// Cross-node fan-out, set once at start-up when Redis is configured.
     relay: OnceLock<Arc<Relay>>,
+    /// The typing service's mirror of remote typing states, set once at start-up.
+    typing_listener: OnceLock<ephemeral::Listener>,
 }
 
 /// Encodes an event as one shareable frame.
@@ -184,6 +188,9 @@ impl Hub {
                 None => _ = self.deliver(channel, &frame),
             },
             Action::Channel { channel } => _ = self.deliver(channel, &frame),
+            Action::Users { users } => self.to_users_local(&users, &frame),
+            Action::ChannelExcept { channel, except } => self.deliver_except(channel, except, &frame),
+            Action::Typing { channel, user, typing, except } => self.typing_remote(channel, user, typing, &except, frame),
             Action::Join { user, channel, head_seq } => self.join_local(user, channel, &frame, head_seq),
             Action::Leave { user, channel } => self.leave_local(user, channel, &frame),
             Action::Close { session, code, reason } => self.close_local(session, bridge::close_reason(code, &reason)),
@@ -191,6 +198,48 @@ impl Hub {
                 Some(relay) => relay.resync(self, channels),
                 None => self.close_all(RESYNC),
             },
+        }
+    }
+
+    /// Sends `event` to every connection of each of `users`, on every node (encoded once).
+    pub fn to_users(&self, users: &[Uuid], event: &ServerEvent) {
+        if users.is_empty() {
+            return;
+        }
+        let frame = frame(None, event);
+        self.to_users_local(users, &frame);
+        if let Some(relay) = self.relay() {
+            relay.send(&wire::Action::Users { users: users.to_vec() }, &frame);
+        }
+    }
+
+    fn to_users_local(&self, users: &[Uuid], frame: &Frame) {
+        let registry = self.read();
+        for user in users {
+            for id in registry.of_user(*user) {
+                if let Some(entry) = registry.get(*id) {
+                    entry.outbox.offer(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Delivers `event` to every subscriber of `channel` except the connections of `except`,
+    /// on every node, now (no `seq` ordering: for ephemeral state such as typing).
+    pub fn publish_except(&self, channel: Uuid, except: Uuid, event: &ServerEvent) {
+        let frame = frame(None, event);
+        self.deliver_except(channel, except, &frame);
+        if let Some(relay) = self.relay() {
+            relay.send(&wire::Action::ChannelExcept { channel, except }, &frame);
+        }
+    }
+
+    fn deliver_except(&self, channel: Uuid, except: Uuid, frame: &Frame) {
+        let registry = self.read();
+        for (id, outbox) in registry.subscribers(channel) {
+            if registry.get(*id).is_some_and(|e| e.user_id != except) {
+                outbox.offer(frame.clone());
+            }
         }
     }
 

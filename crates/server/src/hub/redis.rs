@@ -12,10 +12,10 @@
 //!
 //! # Key layout
 //! Everything lives under the configured prefix (default `banter`): `<prefix>:events` is the
-//! pub/sub channel of every hub event. Reserved for presence and typing (not built yet):
-//! `<prefix>:presence:<user>` (hash device → state, each device refreshed as a lease
-//! `<prefix>:lease:<user>:<device>` with `PX` expiry) and `<prefix>:typing:<channel>:<user>`
-//! (`SET … PX 6000`), their changes announced on `<prefix>:events` with new envelope kinds.
+//! pub/sub channel of every hub event. Presence leases ([`super::leases`]) use the publisher
+//! connection for commands: `<prefix>:presence:<user>` (hash node → status) and
+//! `<prefix>:presence:leases` (sorted set `<user>/<node>` → expiry). Typing travels only as
+//! envelopes (kind `typing`, [`super::ephemeral`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,6 +152,7 @@ async fn publish(
         };
         attempt = 0;
         relay.set_publishing(true);
+        relay.set_commands(Some(conn.clone()));
         tracing::info!("Redis publisher connected");
         loop {
             if let Some(resync) = relay.take_lost() {
@@ -176,6 +177,7 @@ async fn publish(
             }
         }
         relay.set_publishing(false);
+        relay.set_commands(None);
         tracing::warn!("Redis publisher lost its connection; reconnecting");
     }
 }

@@ -53,6 +53,34 @@ pub enum Action {
         /// The channel left.
         channel: Uuid,
     },
+    /// Deliver the frame to every connection of each listed user (presence changes, a user's
+    /// own read position).
+    Users {
+        /// The recipients.
+        users: Vec<Uuid>,
+    },
+    /// Deliver the frame to `channel`'s subscribers except the connections of `except`
+    /// (typing indicators).
+    ChannelExcept {
+        /// The channel.
+        channel: Uuid,
+        /// The user whose connections skip it.
+        except: Uuid,
+    },
+    /// `user`'s typing state in `channel` started, was refreshed, or ended on the publishing
+    /// node: update the local mirror, then deliver the frame (a `typing:indicator`; empty for
+    /// a refresh) to `channel`'s subscribers except the connections of the `except` users.
+    Typing {
+        /// The channel.
+        channel: Uuid,
+        /// The typer.
+        user: Uuid,
+        /// `true` for a counted `typing:start`, `false` when the state ended.
+        typing: bool,
+        /// Users whose connections skip the frame (the typer and everyone in the set).
+        #[serde(default)]
+        except: Vec<Uuid>,
+    },
     /// Close every connection of `session` with WebSocket close `code` and `reason`.
     Close {
         /// The session (e.g. revoked by logout).

@@ -122,6 +122,25 @@ pub async fn members(state: &AppState, viewer: Uuid, id: Uuid) -> Result<Vec<Mem
     Ok(state.store.members(id).await?)
 }
 
+/// The owner of a channel makes a member an admin or a plain member again. Errors:
+/// `invalid_role` (`owner`), `not_found` (channel, or the target is not a member),
+/// `not_a_member`, `forbidden` (the caller is not the owner, the target is the owner, or a DM).
+pub async fn set_role(state: &AppState, owner: Uuid, id: Uuid, target: Uuid, role: Role) -> Result<Member, AppError> {
+    if role == Role::Owner {
+        return Err(AppError::Invalid("invalid_role", "role must be admin or member"));
+    }
+    let channel = member_view(state, owner, id).await?;
+    let caller = channel.membership.as_ref().map(|m| m.role).unwrap_or(Role::Member);
+    if channel.kind == ChannelKind::Dm || caller != Role::Owner || target == owner {
+        return Err(AppError::Forbidden("forbidden", "only the channel owner can change other members' roles"));
+    }
+    if !state.store.set_role(id, target, role).await? {
+        return Err(AppError::NotFound);
+    }
+    let member = state.store.members(id).await?.into_iter().find(|m| m.user.id == target);
+    member.ok_or(AppError::NotFound)
+}
+
 /// An owner or admin adds `invitee` (no-op if already a member). Errors: `not_found`
 /// (channel or user), `not_a_member`, `forbidden` (plain member, or a DM).
 pub async fn invite(state: &AppState, inviter: Uuid, id: Uuid, invitee: Uuid) -> Result<Channel, AppError> {
@@ -161,10 +180,8 @@ pub async fn open_dm(state: &AppState, viewer: Uuid, peer: Uuid) -> Result<Chann
     Ok(channel)
 }
 
-/// Moves the caller's read watermark forward. Errors: `not_found`, `not_a_member`.
+/// Moves the caller's read watermark forward (see [`crate::service::receipts::read`]).
+/// Errors: `invalid_data`, `not_found`, `not_a_member`.
 pub async fn mark_read(state: &AppState, user: Uuid, id: Uuid, seq: i64) -> Result<Membership, AppError> {
-    match state.store.mark_read(id, user, seq).await? {
-        Some(membership) => Ok(membership),
-        None => Err(member_view(state, user, id).await.err().unwrap_or(AppError::NotFound)),
-    }
+    crate::service::receipts::read(state, user, id, seq).await
 }

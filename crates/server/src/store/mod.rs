@@ -13,7 +13,8 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use banter_proto::{Channel, ChannelKind, Me, Member, Membership, Message, Role, User};
+use banter_proto::ws::ReceiptUpdate;
+use banter_proto::{Channel, ChannelKind, Me, Member, MemberReceipt, Message, ReactionCount, ReplyPreview, Role, User};
 use uuid::Uuid;
 
 /// Errors are the driver's; services turn them into `internal`.
@@ -79,6 +80,10 @@ pub struct NewMessage {
     pub body: String,
     /// Unix ms, used only if the message is new.
     pub created_at: i64,
+    /// The replied-to message of the same channel, already checked by the service.
+    pub reply_to: Option<ReplyPreview>,
+    /// Members the body mentions (stored in `mentions` in the same transaction).
+    pub mentions: Vec<Uuid>,
 }
 
 impl NewMessage {
@@ -92,6 +97,11 @@ impl NewMessage {
             client_id: self.client_id.clone(),
             body: self.body.clone(),
             created_at: crate::clock::to_datetime(self.created_at),
+            edited_at: None,
+            deleted_at: None,
+            reply_to: self.reply_to.clone(),
+            mentions: self.mentions.clone(),
+            reactions: Vec::new(),
         }
     }
 }
@@ -141,6 +151,10 @@ pub trait UserStore: Send + Sync {
     async fn session(&self, token_hash: &[u8]) -> StoreResult<Option<(Uuid, Me)>>;
     /// Marks a session revoked; `false` if it was unknown or already revoked.
     async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<bool>;
+    /// When the user last went offline (Unix ms), if ever.
+    async fn last_seen(&self, user: Uuid) -> StoreResult<Option<i64>>;
+    /// Records that the user went offline at `at` (Unix ms).
+    async fn set_last_seen(&self, user: Uuid, at: i64) -> StoreResult<()>;
 }
 
 /// Channels and their members, in create-read-update-delete order.
@@ -167,10 +181,30 @@ pub trait ChannelStore: Send + Sync {
     async fn role(&self, channel: Uuid, user: Uuid) -> StoreResult<Option<Role>>;
     /// Adds a member; `false` if already one (role unchanged).
     async fn add_member(&self, channel: Uuid, user: Uuid, role: Role, now: i64) -> StoreResult<bool>;
+    /// Sets an existing member's role; `false` if they are not a member.
+    async fn set_role(&self, _channel: Uuid, _user: Uuid, _role: Role) -> StoreResult<bool> {
+        Err(sqlx::Error::Protocol("set_role is not supported by this backend".into()))
+    }
     /// Members of a channel, by username.
     async fn members(&self, channel: Uuid) -> StoreResult<Vec<Member>>;
-    /// Moves `read_seq` forward to `min(seq, head_seq)`; never backwards. `None` if not a member.
-    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Membership>>;
+    /// Moves `read_seq` forward to `min(seq, head_seq)` (and `delivered_seq` up to at least
+    /// that); never backwards. Returns the channel as `user` sees it now (its membership with
+    /// fresh `unread_count` and `mention_count`). `None` if not a member.
+    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Channel>>;
+    /// Moves each `(channel, user)`'s `delivered_seq` forward to `min(seq, head_seq)`, in one
+    /// transaction; never backwards; non-members are skipped. Returns the watermarks that
+    /// moved, with their channel.
+    async fn advance_delivered(&self, moves: &[(Uuid, Uuid, i64)]) -> StoreResult<Vec<(Uuid, MemberReceipt)>>;
+    /// Every member's watermarks in one channel, by user id.
+    async fn receipts(&self, channel: Uuid) -> StoreResult<Vec<MemberReceipt>>;
+    /// Every member's watermarks in each of `user`'s channels of at most `max_members` members.
+    async fn receipts_of(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<ReceiptUpdate>>;
+    /// Of the members of `channel` other than `except`: how many there are, how many have
+    /// `delivered_seq >= seq`, and how many have `read_seq >= seq`.
+    async fn receipt_counts(&self, channel: Uuid, seq: i64, except: Uuid) -> StoreResult<(i64, i64, i64)>;
+    /// Users other than `user` who share a DM or a channel of at most `max_members` members
+    /// with `user` (each once).
+    async fn presence_peers(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<Uuid>>;
     /// Removes a member; `false` if they were not one.
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool>;
 }
@@ -188,5 +222,56 @@ pub trait MessageStore: Send + Sync {
     /// The flag is `true` if new.
     async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<(Message, bool)>;
     /// A page of history in ascending `seq`, and whether more lie in the paging direction.
+    /// `reactions` is left empty (see [`MessageStore::reactions`]).
     async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)>;
+    /// One message of `channel` by id (tombstones included, `reactions` empty).
+    async fn message(&self, channel: Uuid, id: Uuid) -> StoreResult<Option<Message>>;
+    /// Replaces the body of a message that is not deleted and sets `edited_at`; returns the
+    /// edited message, `None` if missing or deleted.
+    async fn edit_message(&self, channel: Uuid, id: Uuid, body: &str, at: i64) -> StoreResult<Option<Message>>;
+    /// Turns a message into a tombstone: empty body, `deleted_at` set, its reactions and
+    /// mentions removed. Returns the tombstone, `None` if missing or already deleted.
+    async fn delete_message(&self, channel: Uuid, id: Uuid, at: i64) -> StoreResult<Option<Message>>;
+    /// Adds `user`'s reaction unless present; refuses a new distinct emoji beyond
+    /// `max_distinct` on the message.
+    async fn add_reaction(&self, reaction: NewReaction, max_distinct: usize) -> StoreResult<ReactionOutcome>;
+    /// Removes `user`'s reaction if present; returns the emoji's count after and whether
+    /// anything changed.
+    async fn remove_reaction(&self, message: Uuid, user: Uuid, emoji: &str) -> StoreResult<(i64, bool)>;
+    /// Reaction counts of the messages of `channel` with `from_seq <= seq <= to_seq`: per
+    /// message id, emoji in first-use order, `me` set for `viewer`.
+    async fn reactions(
+        &self,
+        channel: Uuid,
+        from_seq: i64,
+        to_seq: i64,
+        viewer: Uuid,
+    ) -> StoreResult<Vec<(Uuid, ReactionCount)>>;
+    /// Ids of the members of `channel` whose usernames are in `usernames` (lower-case keys).
+    async fn resolve_mentions(&self, channel: Uuid, usernames: &[String]) -> StoreResult<Vec<Uuid>>;
+}
+
+/// A reaction to add.
+pub struct NewReaction {
+    /// The message's channel.
+    pub channel_id: Uuid,
+    /// The message (not deleted, checked by the service).
+    pub message_id: Uuid,
+    /// Its `seq`.
+    pub seq: i64,
+    /// Who reacts.
+    pub user_id: Uuid,
+    /// A validated emoji.
+    pub emoji: String,
+    /// Unix ms.
+    pub created_at: i64,
+}
+
+/// What [`MessageStore::add_reaction`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReactionOutcome {
+    /// The reaction is there now: the emoji's count and whether it was added by this call.
+    Counted { count: i64, added: bool },
+    /// The message already has `max_distinct` other emoji; nothing changed.
+    TooMany,
 }

@@ -2,7 +2,7 @@
 //! placeholder style), their conversion into wire types (so SQLite and PostgreSQL answer
 //! identically), LIKE escaping and unique-violation detection.
 
-use banter_proto::{Channel, ChannelKind, Me, Member, Membership, Message, Role, User};
+use banter_proto::{Channel, ChannelKind, Me, Member, MemberReceipt, Membership, Message, ReplyPreview, Role, User};
 use sqlx::FromRow;
 use uuid::Uuid;
 
@@ -43,7 +43,8 @@ impl UserRow {
 macro_rules! channel_select {
     ($viewer:literal) => {
         concat!("SELECT c.id, c.kind, c.name, c.topic, c.head_seq, c.member_count, c.created_at, \
-     m.role, m.read_seq, m.joined_at, \
+     m.role, m.read_seq, m.delivered_seq, m.joined_at, \
+     (SELECT COUNT(*) FROM mentions x WHERE x.user_id = ", $viewer, " AND x.channel_id = c.id AND x.seq > m.read_seq) AS mention_count, \
      p.id AS peer_id, p.username AS peer_username, p.display_name AS peer_display_name, p.created_at AS peer_created_at \
      FROM channels c \
      LEFT JOIN members m ON m.channel_id = c.id AND m.user_id = ", $viewer, " \
@@ -68,7 +69,9 @@ pub struct ChannelRow {
     pub created_at: i64,
     pub role: Option<String>,
     pub read_seq: Option<i64>,
+    pub delivered_seq: Option<i64>,
     pub joined_at: Option<i64>,
+    pub mention_count: i64,
     pub peer_id: Option<Uuid>,
     pub peer_username: Option<String>,
     pub peer_display_name: Option<String>,
@@ -84,9 +87,14 @@ impl From<ChannelRow> for Channel {
             _ => None,
         };
         let membership = match (r.role, r.read_seq, r.joined_at) {
-            (Some(role), Some(read_seq), Some(at)) => {
-                Some(Membership { role: parse_role(&role), read_seq, joined_at: to_datetime(at) })
-            }
+            (Some(role), Some(read_seq), Some(at)) => Some(Membership {
+                role: parse_role(&role),
+                read_seq,
+                delivered_seq: r.delivered_seq.unwrap_or(read_seq).max(read_seq),
+                unread_count: (r.head_seq - read_seq).max(0),
+                mention_count: r.mention_count,
+                joined_at: to_datetime(at),
+            }),
             _ => None,
         };
         let kind = parse_kind(&r.kind);
@@ -108,10 +116,17 @@ impl From<ChannelRow> for Channel {
     }
 }
 
-/// Selects a message with its sender.
+/// Selects a message with its sender and the quoted original of a reply (none for a deleted
+/// message: a tombstone carries no quote).
 pub const MESSAGE_SELECT: &str = "SELECT m.id, m.channel_id, m.seq, m.client_id, m.body, m.created_at, \
-     u.id AS sender_id, u.username, u.display_name, u.created_at AS sender_created_at \
-     FROM messages m JOIN users u ON u.id = m.sender_id";
+     m.edited_at, m.deleted_at, \
+     u.id AS sender_id, u.username, u.display_name, u.created_at AS sender_created_at, \
+     r.id AS reply_id, r.seq AS reply_seq, r.body AS reply_body, r.deleted_at AS reply_deleted_at, \
+     ru.id AS reply_sender_id, ru.username AS reply_username, ru.display_name AS reply_display_name, \
+     ru.created_at AS reply_sender_created_at \
+     FROM messages m JOIN users u ON u.id = m.sender_id \
+     LEFT JOIN messages r ON r.id = m.reply_to AND m.deleted_at IS NULL \
+     LEFT JOIN users ru ON ru.id = r.sender_id";
 
 /// A message joined with its sender ([`MESSAGE_SELECT`]).
 #[derive(FromRow)]
@@ -122,14 +137,39 @@ pub struct MessageRow {
     pub client_id: String,
     pub body: String,
     pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
     pub sender_id: Uuid,
     pub username: String,
     pub display_name: String,
     pub sender_created_at: i64,
+    pub reply_id: Option<Uuid>,
+    pub reply_seq: Option<i64>,
+    pub reply_body: Option<String>,
+    pub reply_deleted_at: Option<i64>,
+    pub reply_sender_id: Option<Uuid>,
+    pub reply_username: Option<String>,
+    pub reply_display_name: Option<String>,
+    pub reply_sender_created_at: Option<i64>,
 }
 
 impl From<MessageRow> for Message {
     fn from(r: MessageRow) -> Message {
+        let reply_to = match (r.reply_id, r.reply_seq, r.reply_body, r.reply_sender_id, r.reply_username) {
+            (Some(message_id), Some(seq), Some(body), Some(id), Some(username)) => Some(ReplyPreview {
+                message_id,
+                seq,
+                sender: User {
+                    id,
+                    username,
+                    display_name: r.reply_display_name.unwrap_or_default(),
+                    created_at: to_datetime(r.reply_sender_created_at.unwrap_or_default()),
+                },
+                quote: ReplyPreview::quote_of(&body),
+                deleted: r.reply_deleted_at.is_some(),
+            }),
+            _ => None,
+        };
         Message {
             id: r.id,
             channel_id: r.channel_id,
@@ -143,7 +183,63 @@ impl From<MessageRow> for Message {
             client_id: r.client_id,
             body: r.body,
             created_at: to_datetime(r.created_at),
+            edited_at: r.edited_at.map(to_datetime),
+            deleted_at: r.deleted_at.map(to_datetime),
+            reply_to,
+            mentions: Vec::new(),
+            reactions: Vec::new(),
         }
+    }
+}
+
+/// One member's watermarks, as selected by `user_id, delivered_seq, read_seq`.
+#[derive(FromRow)]
+pub struct ReceiptRow {
+    pub user_id: Uuid,
+    pub delivered_seq: i64,
+    pub read_seq: i64,
+}
+
+impl From<ReceiptRow> for MemberReceipt {
+    fn from(r: ReceiptRow) -> MemberReceipt {
+        MemberReceipt { user_id: r.user_id, delivered_seq: r.delivered_seq.max(r.read_seq), read_seq: r.read_seq }
+    }
+}
+
+/// A member's watermarks with their channel, for grouping into `ReceiptUpdate`s.
+#[derive(FromRow)]
+pub struct ChannelReceiptRow {
+    pub channel_id: Uuid,
+    #[sqlx(flatten)]
+    pub receipt: ReceiptRow,
+}
+
+/// Groups rows ordered by channel into one `ReceiptUpdate` per channel.
+pub fn group_receipts(rows: Vec<ChannelReceiptRow>) -> Vec<banter_proto::ws::ReceiptUpdate> {
+    let mut out: Vec<banter_proto::ws::ReceiptUpdate> = Vec::new();
+    for row in rows {
+        let receipt = MemberReceipt::from(row.receipt);
+        match out.last_mut() {
+            Some(last) if last.channel_id == row.channel_id => last.receipts.push(receipt),
+            _ => out.push(banter_proto::ws::ReceiptUpdate { channel_id: row.channel_id, receipts: vec![receipt] }),
+        }
+    }
+    out
+}
+
+/// One reaction aggregate row: message, emoji, count, whether the viewer is among them.
+#[derive(FromRow)]
+pub struct ReactionRow {
+    pub message_id: Uuid,
+    pub emoji: String,
+    pub count: i64,
+    pub me: i64,
+}
+
+impl ReactionRow {
+    /// The message id and its wire aggregate.
+    pub fn into_pair(self) -> (Uuid, banter_proto::ReactionCount) {
+        (self.message_id, banter_proto::ReactionCount { emoji: self.emoji, count: self.count, me: self.me > 0 })
     }
 }
 

@@ -5,14 +5,17 @@ use banter_proto::rest::ErrorInfo;
 use banter_proto::ws::{decode, Ack, ClientEvent, DecodeError, ServerEvent, SyncDone, SyncMessages, SyncRequest};
 
 use crate::error::AppError;
-use crate::hub::{frame, Outbox};
+use crate::hub::{frame, ConnId, Outbox};
 use crate::service::messages::{self, SendInput};
 use crate::service::sessions::Auth;
 use crate::service::sync::{self, MAX_SYNC_CHANNELS};
+use crate::service::{presence, reactions, receipts, typing};
 use crate::state::AppState;
 
-/// Handles one text frame.
-pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) {
+/// Handles one text frame from connection `conn`. Requests that have no result (everything but
+/// `message:send`, `ping` and `sync`) are answered with `ok` when the frame has an `id`, and
+/// get no answer without one unless they fail.
+pub async fn handle(state: &AppState, auth: &Auth, conn: ConnId, outbox: &Outbox, text: &str) {
     let (id, event) = match decode::<ClientEvent>(text, ClientEvent::TYPES) {
         Ok(decoded) => decoded,
         Err(DecodeError::Malformed) => {
@@ -26,15 +29,22 @@ pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) 
             return reply(outbox, id.as_deref(), ServerEvent::Error(ErrorInfo::new("invalid_data", reason))).await
         }
     };
+    let user = &auth.user.user;
+    let done = |r: Result<(), AppError>| quiet(&id, r);
     let answer = match event {
-        ClientEvent::Ping => ServerEvent::Pong,
-        ClientEvent::Sync(request) => match sync(state, auth, outbox, request).await {
+        ClientEvent::Ping => Some(ServerEvent::Pong),
+        ClientEvent::Sync(request) => Some(match sync(state, auth, outbox, request).await {
             Ok(done) => ServerEvent::SyncDone(done),
             Err(e) => ServerEvent::Error(e.to_info()),
-        },
+        }),
         ClientEvent::MessageSend(send) => {
-            let input = SendInput { channel_id: send.channel_id, body: send.body, client_id: send.client_id };
-            match messages::send(state, &auth.user.user, input).await {
+            let input = SendInput {
+                channel_id: send.channel_id,
+                body: send.body,
+                client_id: send.client_id,
+                reply_to: send.reply_to,
+            };
+            Some(match messages::send(state, user, input).await {
                 Ok((m, _)) => ServerEvent::Ack(Ack {
                     message_id: m.id,
                     channel_id: m.channel_id,
@@ -43,10 +53,35 @@ pub async fn handle(state: &AppState, auth: &Auth, outbox: &Outbox, text: &str) 
                     created_at: m.created_at,
                 }),
                 Err(e) => ServerEvent::Error(e.to_info()),
-            }
+            })
         }
+        ClientEvent::MessageEdit(edit) => {
+            done(messages::edit(state, user.id, edit.channel_id, edit.message_id, edit.body).await.map(drop))
+        }
+        ClientEvent::MessageDelete(r) => {
+            done(messages::delete(state, user.id, r.channel_id, r.message_id).await.map(drop))
+        }
+        ClientEvent::ReactionAdd(r) => done(reactions::add(state, user.id, r.channel_id, r.message_id, &r.emoji).await),
+        ClientEvent::ReactionRemove(r) => {
+            done(reactions::remove(state, user.id, r.channel_id, r.message_id, &r.emoji).await)
+        }
+        ClientEvent::PresenceUpdate(p) => done(presence::update(state, user.id, conn, p.status).await),
+        ClientEvent::ReceiptRead(r) => done(receipts::read(state, user.id, r.channel_id, r.seq).await.map(drop)),
+        ClientEvent::TypingStart(c) => done(typing::start(state, user.id, conn, c.channel_id).await),
+        ClientEvent::TypingStop(c) => done(typing::stop(state, user.id, conn, c.channel_id).await),
+        ClientEvent::ReceiptDelivered(r) => done(receipts::delivered(state, user.id, r.channel_id, r.seq)),
     };
-    reply(outbox, id.as_deref(), answer).await;
+    if let Some(answer) = answer {
+        reply(outbox, id.as_deref(), answer).await;
+    }
+}
+
+/// The answer to a request that is silent on success unless it carried an `id`.
+fn quiet(id: &Option<String>, result: Result<(), AppError>) -> Option<ServerEvent> {
+    match result {
+        Ok(()) => id.as_ref().map(|_| ServerEvent::Ok),
+        Err(e) => Some(ServerEvent::Error(e.to_info())),
+    }
 }
 
 /// Replays each listed channel (`sync:gap`, `sync:messages`) and returns `sync:done`'s data.

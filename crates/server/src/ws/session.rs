@@ -16,9 +16,10 @@ use futures_util::{SinkExt, StreamExt};
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::hub::conn::QueuedBytes;
-use crate::hub::{frame, CloseReason, CloseSignal, Frame, Inbox, Outbox, OutboxLimits};
+use crate::hub::{frame, CloseReason, CloseSignal, ConnId, Frame, Inbox, Outbox, OutboxLimits};
 use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
+use crate::service::{presence, typing};
 use crate::state::AppState;
 use crate::ws::dispatch;
 use crate::ws::heartbeat::Heartbeat;
@@ -40,6 +41,7 @@ pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
     let user_id = auth.user.user.id;
     let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
     let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, limits);
+    presence::connected(&state, user_id, conn);
     match ready(&state, conn, &auth).await {
         Ok(ready) => {
             if sink.send(Message::Text(frame(None, &ServerEvent::Ready(ready)))).await.is_ok() {
@@ -47,7 +49,7 @@ pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
                 let close = inbox.close.clone();
                 let heartbeat = state.heartbeat.clone();
                 let writer = tokio::spawn(write(sink, inbox, heartbeat, last_heard.clone(), outbox.clone()));
-                let end = read(&state, stream, &auth, &outbox, &close, &last_heard).await;
+                let end = read(&state, stream, &auth, conn, &outbox, &close, &last_heard).await;
                 outbox.close(end.unwrap_or(CloseReason { code: 1000, reason: "" }));
                 let _ = writer.await;
             }
@@ -58,14 +60,18 @@ pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
         }
     }
     state.hub.disconnect(conn);
+    typing::disconnected(&state, user_id, conn);
+    presence::disconnected(&state, user_id, conn);
 }
 
 /// Subscribes the connection to the user's channels, THEN reads their heads, so nothing
 /// committed in between is missed (a client drops what it already has by `seq`).
-async fn ready(state: &AppState, conn: crate::hub::ConnId, auth: &Auth) -> Result<Ready, AppError> {
+async fn ready(state: &AppState, conn: ConnId, auth: &Auth) -> Result<Ready, AppError> {
     let user_id = auth.user.user.id;
     state.hub.subscribe(conn, state.store.channel_ids_of(user_id).await?);
     let channels = state.store.channels_of(user_id).await?;
+    let receipts = state.store.receipts_of(user_id, state.config.receipt_members).await?;
+    let presence = presence::snapshot(state, user_id).await?;
     Ok(Ready {
         user: auth.user.clone(),
         session_id: auth.session_id,
@@ -74,8 +80,12 @@ async fn ready(state: &AppState, conn: crate::hub::ConnId, auth: &Auth) -> Resul
             max_body_chars: state.config.max_body_chars,
             max_frame_bytes: state.config.max_frame_bytes,
             max_page: MAX_PAGE,
+            max_reactions: state.config.max_reactions,
+            receipt_members: state.config.receipt_members,
         },
         heartbeat_ms: state.config.heartbeat_ms,
+        presence,
+        receipts,
     })
 }
 
@@ -84,6 +94,7 @@ async fn read(
     state: &AppState,
     mut stream: SplitStream<WebSocket>,
     auth: &Auth,
+    conn: ConnId,
     outbox: &Outbox,
     close: &CloseSignal,
     last_heard: &AtomicI64,
@@ -98,7 +109,7 @@ async fn read(
         };
         last_heard.store(now_ms(), Ordering::Relaxed);
         match message {
-            Some(Ok(Message::Text(text))) => dispatch::handle(state, auth, outbox, text.as_str()).await,
+            Some(Ok(Message::Text(text))) => dispatch::handle(state, auth, conn, outbox, text.as_str()).await,
             Some(Ok(Message::Binary(_))) => dispatch::refuse_binary(outbox).await,
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_))) | None => return None,

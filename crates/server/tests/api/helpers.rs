@@ -167,12 +167,43 @@ pub fn assert_gateway_error<T: Debug>(result: Result<T, ClientError>, code: &str
     }
 }
 
-/// The next event on `conn`; fails on a close or after [`WAIT`].
+/// The next event on `conn` other than ambient live state (`presence:change`,
+/// `receipt:update`, which other tests' clients cause as a side effect); fails on a close or
+/// after [`WAIT`]. Tests of live state use [`next_live`].
 pub async fn next_event(conn: &mut Connection) -> (Option<String>, ServerEvent) {
+    loop {
+        match next_any(conn).await {
+            (None, ServerEvent::PresenceChange(_) | ServerEvent::ReceiptUpdate(_)) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// The next event on `conn`, whatever it is; fails on a close or after [`WAIT`].
+pub async fn next_any(conn: &mut Connection) -> (Option<String>, ServerEvent) {
     match within("the next event", conn.next_event()).await.expect("read an event") {
         Incoming::Event { id, event } => (id, event),
         Incoming::Closed { code, reason } => panic!("connection closed ({code} {reason}) while expecting an event"),
     }
+}
+
+/// Skips events until one `pick` maps to `Some`; fails on a close or after [`WAIT`] in all.
+pub async fn next_live<T>(conn: &mut Connection, what: &str, mut pick: impl FnMut(ServerEvent) -> Option<T>) -> T {
+    let wait = async {
+        loop {
+            match conn.next_event().await.expect("read an event") {
+                Incoming::Event { event, .. } => {
+                    if let Some(found) = pick(event) {
+                        return found;
+                    }
+                }
+                Incoming::Closed { code, reason } => {
+                    panic!("connection closed ({code} {reason}) while waiting for {what}")
+                }
+            }
+        }
+    };
+    within(what, wait).await
 }
 
 /// The next event, which must be `message:receive`.
@@ -201,10 +232,20 @@ pub async fn expect_closed(conn: &mut Connection) -> (u16, String) {
     }
 }
 
-/// Asserts that no event at all arrives on `conn` within [`QUIET`].
+/// Asserts that no event other than ambient live state (see [`next_event`]) arrives on
+/// `conn` within [`QUIET`].
 pub async fn assert_quiet(conn: &mut Connection) {
-    if let Some(incoming) = conn.next_event_timeout(QUIET).await.expect("read") {
-        panic!("expected no event, got {incoming:?}");
+    let deadline = tokio::time::Instant::now() + QUIET;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match conn.next_event_timeout(left).await.expect("read") {
+            None => return,
+            Some(Incoming::Event {
+                id: None,
+                event: ServerEvent::PresenceChange(_) | ServerEvent::ReceiptUpdate(_),
+            }) => {}
+            Some(incoming) => panic!("expected no event, got {incoming:?}"),
+        }
     }
 }
 
@@ -221,7 +262,7 @@ pub async fn general_id(user: &TestUser) -> Uuid {
 
 /// Posts `body` over REST with a fresh key; returns the new message.
 pub async fn post(user: &TestUser, channel_id: Uuid, body: &str) -> Message {
-    let req = SendMessageRequest { channel_id, body: body.into(), client_id: client_id() };
+    let req = SendMessageRequest { channel_id, body: body.into(), client_id: client_id(), reply_to: None };
     let (message, replayed) = within("post a message", user.client.send_message(&req)).await.expect("post");
     assert!(!replayed, "a fresh client_id must not be a replay");
     message
@@ -229,5 +270,34 @@ pub async fn post(user: &TestUser, channel_id: Uuid, body: &str) -> Message {
 
 /// A REST send request with a fresh key.
 pub fn send_req(channel_id: Uuid, body: &str) -> SendMessageRequest {
-    SendMessageRequest { channel_id, body: body.into(), client_id: client_id() }
+    SendMessageRequest { channel_id, body: body.into(), client_id: client_id(), reply_to: None }
+}
+
+/// The next event, which must be `presence:change`.
+pub async fn next_presence(conn: &mut Connection) -> banter_client::proto::Presence {
+    match next_event(conn).await {
+        (None, ServerEvent::PresenceChange(p)) => p,
+        other => panic!("expected presence:change, got {other:?}"),
+    }
+}
+
+/// The next event, which must be `typing:indicator`; returns `(channel, user ids)`.
+pub async fn next_typing(conn: &mut Connection) -> (Uuid, Vec<Uuid>) {
+    match next_event(conn).await {
+        (None, ServerEvent::TypingIndicator(t)) => (t.channel_id, t.user_ids),
+        other => panic!("expected typing:indicator, got {other:?}"),
+    }
+}
+
+/// Asserts that no event at all arrives on `conn` within `quiet`.
+pub async fn assert_quiet_for(conn: &mut Connection, quiet: Duration) {
+    if let Some(incoming) = conn.next_event_timeout(quiet).await.expect("read") {
+        panic!("expected no event for {quiet:?}, got {incoming:?}");
+    }
+}
+
+/// `GET /api/users/:id` as `viewer`: the profile with presence.
+pub async fn profile(viewer: &TestUser, id: Uuid) -> banter_client::proto::Profile {
+    let path = format!("/api/users/{id}");
+    within("profile", viewer.client.call(viewer.client.req(reqwest::Method::GET, &path))).await.expect("profile")
 }

@@ -9,7 +9,7 @@ use banter_client::ClientError;
 use crate::helpers::{assert_api_error, general_id, next_event, within, TestApp, PASSWORD};
 
 fn send_req(channel: uuid::Uuid, body: &str, key: &str) -> SendMessageRequest {
-    SendMessageRequest { channel_id: channel, body: body.into(), client_id: key.into() }
+    SendMessageRequest { channel_id: channel, body: body.into(), client_id: key.into(), reply_to: None }
 }
 
 #[tokio::test]

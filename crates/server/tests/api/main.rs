@@ -18,6 +18,9 @@
 //! - [`crash`]: SIGKILL during a send storm, restart, nothing acknowledged lost or doubled.
 //! - [`cluster`]: three nodes on PostgreSQL + Redis: ordering, revocation, node and Redis loss.
 //! - [`resume`]: reconnect, `sync` replay and the gap marker, the client outbox, lost acks.
+//! - [`receipts`]: delivered/read watermarks, unread and mention counts across devices.
+//! - [`reactions`]: emoji validation, live updates, per-viewer aggregates, the cap.
+//! - [`edits`]: edit and delete permissions, tombstones, replies and their quotes.
 
 mod access;
 mod auth;
@@ -25,12 +28,15 @@ mod backpressure;
 mod channels;
 mod cluster;
 mod crash;
+mod edits;
 mod gateway;
 mod helpers;
 mod history;
 mod idempotency;
 mod limits;
 mod messaging;
+mod reactions;
+mod receipts;
 mod resume;
 mod shutdown;
 mod store_conformance;

@@ -9,14 +9,21 @@
 //! - [`accounts`]: users (create, taken, credentials, search) and sessions.
 //! - [`channels`]: `#general`, creation and visibility, membership and counts, DMs, read marks.
 //! - [`messages`]: gap-free `seq` under concurrent writers, hook order, idempotency, paging.
+//! - [`live_state`]: last seen, unread and mention counts, delivered/read watermarks, receipt
+//!   lists and counts, presence peers.
+//! - [`lifecycle`]: a message by id, edits, deletes (tombstones), replies, mention resolution.
+//! - [`reactions`]: add/remove with counts, the distinct-emoji limit, `me`, first-use order.
 //! - [`postgres_only`]: two nodes on one database; the application booted on PostgreSQL.
 
 mod accounts;
 pub(crate) mod backends;
 mod channels;
 mod fixtures;
+mod lifecycle;
+mod live_state;
 mod messages;
 mod postgres_only;
+mod reactions;
 
 /// Declares one test per case and backend: `$backend::$case` runs `$module::$case` through
 /// `backends::on_$backend`.
@@ -49,4 +56,16 @@ conformance! {
     messages::concurrent_writers,
     messages::idempotent_replay,
     messages::paging,
+    live_state::last_seen,
+    live_state::unread_and_mentions,
+    live_state::advance_delivered,
+    live_state::receipts,
+    live_state::presence_peers,
+    lifecycle::message_by_id,
+    lifecycle::edit_and_delete,
+    lifecycle::replies,
+    lifecycle::resolve_mentions,
+    reactions::add_and_remove,
+    reactions::order_and_range,
+    reactions::distinct_limit_under_concurrency,
 }

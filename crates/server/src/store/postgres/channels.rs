@@ -1,12 +1,13 @@
-//! Channels and members in PostgreSQL.
+//! Channels and members in PostgreSQL (receipt watermarks and presence peers are read and
+//! written in [`super::receipts`]).
 
 use async_trait::async_trait;
-use banter_proto::{Channel, Member, Membership, Role};
+use banter_proto::ws::ReceiptUpdate;
+use banter_proto::{Channel, Member, MemberReceipt, Role};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::PostgresStore;
-use crate::clock::to_datetime;
+use super::{receipts, PostgresStore};
 use crate::store::sql::{
     is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelRow, MemberRow,
     CHANNEL_SELECT_POSTGRES as CHANNEL_SELECT,
@@ -198,23 +199,27 @@ impl ChannelStore for PostgresStore {
         Ok(rows.into_iter().map(Member::from).collect())
     }
 
-    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Membership>> {
-        // The row lock taken by UPDATE makes concurrent marks re-read `read_seq`, so GREATEST
-        // never moves it backwards.
-        let row: Option<(String, i64, i64)> = sqlx::query_as(
-            "UPDATE members SET read_seq = GREATEST(read_seq, LEAST($3, (SELECT head_seq FROM channels WHERE id = $1))) \
-             WHERE channel_id = $1 AND user_id = $2 RETURNING role, read_seq, joined_at",
+    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Channel>> {
+        let mut tx = self.pool.begin().await?;
+        // The row lock taken by UPDATE makes a concurrent mark re-read the row, so GREATEST
+        // never moves a watermark backwards. SET reads the old values: delivered ends at least
+        // at the new read_seq.
+        let moved = sqlx::query(
+            "UPDATE members m SET read_seq = GREATEST(m.read_seq, LEAST($3, c.head_seq)), \
+             delivered_seq = GREATEST(m.delivered_seq, m.read_seq, LEAST($3, c.head_seq)) \
+             FROM channels c WHERE c.id = m.channel_id AND m.channel_id = $1 AND m.user_id = $2",
         )
         .bind(channel)
         .bind(user)
         .bind(seq)
-        .fetch_optional(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(row.map(|(role, read_seq, joined_at)| Membership {
-            role: parse_role(&role),
-            read_seq,
-            joined_at: to_datetime(joined_at),
-        }))
+        if moved.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let view = Self::channel_via(&mut *tx, user, channel).await?;
+        tx.commit().await?;
+        Ok(view)
     }
 
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool> {
@@ -231,5 +236,25 @@ impl ChannelStore for PostgresStore {
         }
         tx.commit().await?;
         Ok(removed)
+    }
+
+    async fn advance_delivered(&self, moves: &[(Uuid, Uuid, i64)]) -> StoreResult<Vec<(Uuid, MemberReceipt)>> {
+        receipts::advance_delivered(&self.pool, moves).await
+    }
+
+    async fn receipts(&self, channel: Uuid) -> StoreResult<Vec<MemberReceipt>> {
+        receipts::of_channel(&self.pool, channel).await
+    }
+
+    async fn receipts_of(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<ReceiptUpdate>> {
+        receipts::of_user(&self.pool, user, max_members).await
+    }
+
+    async fn receipt_counts(&self, channel: Uuid, seq: i64, except: Uuid) -> StoreResult<(i64, i64, i64)> {
+        receipts::counts(&self.pool, channel, seq, except).await
+    }
+
+    async fn presence_peers(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<Uuid>> {
+        receipts::presence_peers(&self.pool, user, max_members).await
     }
 }

@@ -1,4 +1,6 @@
-//! Messages in PostgreSQL: `seq` assignment, idempotency, commit-hook order, paged history.
+//! Messages in PostgreSQL: `seq` assignment (with the reply and mentions written in the same
+//! transaction), idempotency, commit-hook order, paged history, edits and tombstones.
+//! Reactions live in [`super::reactions`].
 //!
 //! Across nodes, the channel row lock taken by `UPDATE ... RETURNING head_seq` serializes
 //! senders and keeps `seq` gap-free (see the module doc of [`super`]). It does not order the
@@ -9,13 +11,13 @@
 //! lock (so cannot get a `seq`) before the previous hook ran.
 
 use async_trait::async_trait;
-use banter_proto::Message;
+use banter_proto::{Message, ReactionCount};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::PostgresStore;
+use super::{reactions, PostgresStore};
 use crate::store::sql::{MessageRow, MESSAGE_SELECT};
-use crate::store::{CommitHook, MessageStore, NewMessage, Page, StoreResult};
+use crate::store::{CommitHook, MessageStore, NewMessage, NewReaction, Page, ReactionOutcome, StoreResult};
 
 /// Number of stripes in [`ChannelLocks`].
 const STRIPES: usize = 256;
@@ -43,6 +45,16 @@ impl ChannelLocks {
 }
 
 impl PostgresStore {
+    /// One message by channel and id, read through `executor` (pool or transaction).
+    async fn message_via<'e, E>(executor: E, channel: Uuid, id: Uuid) -> StoreResult<Option<Message>>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+    {
+        let sql = format!("{MESSAGE_SELECT} WHERE m.channel_id = $1 AND m.id = $2");
+        let row: Option<MessageRow> = sqlx::query_as(&sql).bind(channel).bind(id).fetch_optional(executor).await?;
+        Ok(row.map(Message::from))
+    }
+
     /// The committed message with this idempotency key, if any.
     async fn by_client_id(&self, sender: Uuid, client_id: &str) -> StoreResult<Option<Message>> {
         let sql = format!("{MESSAGE_SELECT} WHERE m.sender_id = $1 AND m.client_id = $2");
@@ -69,8 +81,8 @@ impl MessageStore for PostgresStore {
                 .await?;
         // Waits for a concurrent insert of the same key; inserts nothing if that one committed.
         let inserted = sqlx::query(
-            "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender_id, client_id) DO NOTHING",
+            "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at, reply_to) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sender_id, client_id) DO NOTHING",
         )
         .bind(message.id)
         .bind(message.channel_id)
@@ -79,6 +91,7 @@ impl MessageStore for PostgresStore {
         .bind(&message.client_id)
         .bind(&message.body)
         .bind(message.created_at)
+        .bind(message.reply_to.as_ref().map(|r| r.message_id))
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -89,6 +102,17 @@ impl MessageStore for PostgresStore {
             drop(order);
             let original = self.by_client_id(message.sender.id, &message.client_id).await?;
             return Ok((original.ok_or(sqlx::Error::RowNotFound)?, false));
+        }
+        if !message.mentions.is_empty() {
+            sqlx::query(
+                "INSERT INTO mentions (channel_id, user_id, seq) SELECT $1, u, $3 FROM UNNEST($2::uuid[]) AS u \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(message.channel_id)
+            .bind(&message.mentions)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         let committed = message.committed(seq);
@@ -114,5 +138,85 @@ impl MessageStore for PostgresStore {
             rows.reverse();
         }
         Ok((rows.into_iter().map(Message::from).collect(), has_more))
+    }
+
+    async fn message(&self, channel: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
+        Self::message_via(&self.pool, channel, id).await
+    }
+
+    async fn edit_message(&self, channel: Uuid, id: Uuid, body: &str, at: i64) -> StoreResult<Option<Message>> {
+        let mut tx = self.pool.begin().await?;
+        // The row lock orders an edit against a concurrent delete: whichever runs second
+        // re-checks `deleted_at` on the committed row.
+        let done = sqlx::query(
+            "UPDATE messages SET body = $1, edited_at = $2 WHERE channel_id = $3 AND id = $4 AND deleted_at IS NULL",
+        )
+        .bind(body)
+        .bind(at)
+        .bind(channel)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let edited = Self::message_via(&mut *tx, channel, id).await?;
+        tx.commit().await?;
+        Ok(edited)
+    }
+
+    async fn delete_message(&self, channel: Uuid, id: Uuid, at: i64) -> StoreResult<Option<Message>> {
+        let mut tx = self.pool.begin().await?;
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE messages SET body = '', deleted_at = $1 WHERE channel_id = $2 AND id = $3 AND deleted_at IS NULL \
+             RETURNING seq",
+        )
+        .bind(at)
+        .bind(channel)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(seq) = seq else { return Ok(None) };
+        sqlx::query("DELETE FROM reactions WHERE message_id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM mentions WHERE channel_id = $1 AND seq = $2")
+            .bind(channel)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        let tombstone = Self::message_via(&mut *tx, channel, id).await?;
+        tx.commit().await?;
+        Ok(tombstone)
+    }
+
+    async fn add_reaction(&self, reaction: NewReaction, max_distinct: usize) -> StoreResult<ReactionOutcome> {
+        reactions::add(&self.pool, reaction, max_distinct).await
+    }
+
+    async fn remove_reaction(&self, message: Uuid, user: Uuid, emoji: &str) -> StoreResult<(i64, bool)> {
+        reactions::remove(&self.pool, message, user, emoji).await
+    }
+
+    async fn reactions(
+        &self,
+        channel: Uuid,
+        from_seq: i64,
+        to_seq: i64,
+        viewer: Uuid,
+    ) -> StoreResult<Vec<(Uuid, ReactionCount)>> {
+        reactions::in_range(&self.pool, channel, from_seq, to_seq, viewer).await
+    }
+
+    async fn resolve_mentions(&self, channel: Uuid, usernames: &[String]) -> StoreResult<Vec<Uuid>> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "SELECT u.id FROM users u JOIN members m ON m.user_id = u.id AND m.channel_id = $1 \
+             WHERE u.username_key = ANY($2) ORDER BY u.username_key",
+        )
+        .bind(channel)
+        .bind(usernames)
+        .fetch_all(&self.pool)
+        .await
     }
 }

@@ -18,9 +18,15 @@
 //! - DMs: `INSERT ... ON CONFLICT (dm_a, dm_b) DO NOTHING` makes the pair's unique key decide
 //!   concurrent `open_dm` calls; the loser reads the winner's channel.
 //! - Member counts change in the transaction that adds or removes the member row.
+//! - Watermarks: `GREATEST` under the member row's lock, so they only move forward; a batch of
+//!   delivered moves locks its rows in `(channel, user)` order (see `receipts.rs`).
+//! - Reactions: an add locks the message row first, so the distinct-emoji limit holds across
+//!   nodes (see `reactions.rs`); edits and deletes re-check `deleted_at` under the same lock.
 
 mod channels;
 mod messages;
+mod reactions;
+mod receipts;
 mod users;
 
 use std::sync::Arc;

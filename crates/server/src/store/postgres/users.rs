@@ -106,6 +106,19 @@ impl UserStore for PostgresStore {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn last_seen(&self, user: Uuid) -> StoreResult<Option<i64>> {
+        let at: Option<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(at.flatten())
+    }
+
+    async fn set_last_seen(&self, user: Uuid, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_seen_at = $1 WHERE id = $2").bind(at).bind(user).execute(&self.pool).await?;
+        Ok(())
+    }
 }
 
 /// A user with the password hash, for login.

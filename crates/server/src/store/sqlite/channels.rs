@@ -1,14 +1,14 @@
 //! Channels and members in SQLite.
 
 use async_trait::async_trait;
-use banter_proto::{Channel, Member, Membership, Role};
+use banter_proto::ws::ReceiptUpdate;
+use banter_proto::{Channel, Member, MemberReceipt, Role};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::clock::to_datetime;
 use crate::store::sql::{
-    is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelRow, MemberRow,
-    CHANNEL_SELECT_SQLITE as CHANNEL_SELECT,
+    group_receipts, is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelReceiptRow, ChannelRow,
+    MemberRow, ReceiptRow, CHANNEL_SELECT_SQLITE as CHANNEL_SELECT,
 };
 use crate::store::{ChannelStore, NewChannel, StoreResult};
 
@@ -173,21 +173,101 @@ impl ChannelStore for SqliteStore {
         Ok(rows.into_iter().map(Member::from).collect())
     }
 
-    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Membership>> {
-        let row: Option<(String, i64, i64)> = sqlx::query_as(
-            "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1))) \
-             WHERE channel_id = ?1 AND user_id = ?2 RETURNING role, read_seq, joined_at",
+    async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Channel>> {
+        let moved = sqlx::query(
+            "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1))), \
+             delivered_seq = MAX(delivered_seq, read_seq, MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1))) \
+             WHERE channel_id = ?1 AND user_id = ?2",
         )
         .bind(channel)
         .bind(user)
         .bind(seq)
-        .fetch_optional(&self.writer)
+        .execute(&self.writer)
         .await?;
-        Ok(row.map(|(role, read_seq, joined_at)| Membership {
-            role: parse_role(&role),
-            read_seq,
-            joined_at: to_datetime(joined_at),
-        }))
+        if moved.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Self::channel_via(&self.writer, user, channel).await
+    }
+
+    async fn set_role(&self, channel: Uuid, user: Uuid, role: Role) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE members SET role = ? WHERE channel_id = ? AND user_id = ?")
+            .bind(role_str(role))
+            .bind(channel)
+            .bind(user)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn advance_delivered(&self, moves: &[(Uuid, Uuid, i64)]) -> StoreResult<Vec<(Uuid, MemberReceipt)>> {
+        let mut tx = self.writer.begin().await?;
+        let mut moved = Vec::new();
+        for &(channel, user, seq) in moves {
+            let row: Option<ReceiptRow> = sqlx::query_as(
+                "UPDATE members SET delivered_seq = MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
+                 WHERE channel_id = ?1 AND user_id = ?2 \
+                 AND MAX(delivered_seq, read_seq) < MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
+                 RETURNING user_id, delivered_seq, read_seq",
+            )
+            .bind(channel)
+            .bind(user)
+            .bind(seq)
+            .fetch_optional(&mut *tx)
+            .await?;
+            moved.extend(row.map(|r| (channel, MemberReceipt::from(r))));
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    async fn receipts(&self, channel: Uuid) -> StoreResult<Vec<MemberReceipt>> {
+        let rows: Vec<ReceiptRow> = sqlx::query_as(
+            "SELECT user_id, delivered_seq, read_seq FROM members WHERE channel_id = ? ORDER BY user_id",
+        )
+        .bind(channel)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.into_iter().map(MemberReceipt::from).collect())
+    }
+
+    async fn receipts_of(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<ReceiptUpdate>> {
+        let rows: Vec<ChannelReceiptRow> = sqlx::query_as(
+            "SELECT o.channel_id, o.user_id, o.delivered_seq, o.read_seq FROM members me \
+             JOIN channels c ON c.id = me.channel_id AND c.member_count <= ?2 \
+             JOIN members o ON o.channel_id = me.channel_id \
+             WHERE me.user_id = ?1 ORDER BY o.channel_id, o.user_id",
+        )
+        .bind(user)
+        .bind(max_members)
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(group_receipts(rows))
+    }
+
+    async fn receipt_counts(&self, channel: Uuid, seq: i64, except: Uuid) -> StoreResult<(i64, i64, i64)> {
+        sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(MAX(delivered_seq, read_seq) >= ?2), 0), COALESCE(SUM(read_seq >= ?2), 0) \
+             FROM members WHERE channel_id = ?1 AND user_id <> ?3",
+        )
+        .bind(channel)
+        .bind(seq)
+        .bind(except)
+        .fetch_one(&self.reader)
+        .await
+    }
+
+    async fn presence_peers(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<Uuid>> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT o.user_id FROM members me \
+             JOIN channels c ON c.id = me.channel_id AND (c.kind = 'dm' OR c.member_count <= ?2) \
+             JOIN members o ON o.channel_id = me.channel_id AND o.user_id <> ?1 \
+             WHERE me.user_id = ?1",
+        )
+        .bind(user)
+        .bind(max_members)
+        .fetch_all(&self.reader)
+        .await
     }
 
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool> {

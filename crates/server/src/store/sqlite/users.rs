@@ -101,6 +101,19 @@ impl UserStore for SqliteStore {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    async fn last_seen(&self, user: Uuid) -> StoreResult<Option<i64>> {
+        let at: Option<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM users WHERE id = ?")
+            .bind(user)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(at.flatten())
+    }
+
+    async fn set_last_seen(&self, user: Uuid, at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(at).bind(user).execute(&self.writer).await?;
+        Ok(())
+    }
 }
 
 #[derive(sqlx::FromRow)]

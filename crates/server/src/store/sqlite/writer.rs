@@ -99,7 +99,8 @@ async fn insert(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> Store
         .fetch_one(&mut **tx)
         .await?;
     sqlx::query(
-        "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at, reply_to) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(message.id)
     .bind(message.channel_id)
@@ -108,7 +109,16 @@ async fn insert(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> Store
     .bind(&message.client_id)
     .bind(&message.body)
     .bind(message.created_at)
+    .bind(message.reply_to.as_ref().map(|r| r.message_id))
     .execute(&mut **tx)
     .await?;
+    for user in &message.mentions {
+        sqlx::query("INSERT OR IGNORE INTO mentions (channel_id, user_id, seq) VALUES (?, ?, ?)")
+            .bind(message.channel_id)
+            .bind(user)
+            .bind(seq)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok((message.committed(seq), true))
 }

@@ -152,13 +152,15 @@ pub async fn mark_read(store: Arc<dyn Store>) {
     fill(&store, &ana, room.id, 3).await;
     let read = |seq: i64| {
         let store = store.clone();
-        async move { store.mark_read(room.id, ana.user.id, seq).await.unwrap().expect("a member").read_seq }
+        async move {
+            store.mark_read(room.id, ana.user.id, seq).await.unwrap().expect("a member").membership.unwrap().read_seq
+        }
     };
     assert_eq!(read(2).await, 2);
     assert_eq!(read(1).await, 2, "never backwards");
     assert_eq!(read(99).await, 3, "clamped to head_seq");
     assert_eq!(read(-1).await, 3);
-    let membership = store.mark_read(room.id, ana.user.id, 3).await.unwrap().unwrap();
+    let membership = store.mark_read(room.id, ana.user.id, 3).await.unwrap().unwrap().membership.unwrap();
     assert_eq!((membership.role, membership.joined_at), (Role::Owner, room.created_at));
     assert_eq!(store.channel(ana.user.id, room.id).await.unwrap().unwrap().membership, Some(membership));
     assert_eq!(store.mark_read(room.id, bob.user.id, 1).await.unwrap(), None, "not a member");

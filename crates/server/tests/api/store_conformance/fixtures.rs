@@ -1,9 +1,10 @@
-//! Small builders the cases share: users, channels, sends, and a commit hook that records.
+//! Small builders the cases share: users, channels, members, sends (with mentions), and a
+//! commit hook that records.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use banter_client::proto::{Channel, ChannelKind, Me, Message};
+use banter_client::proto::{Channel, ChannelKind, Me, Message, Role};
 use banter_server::clock::now_ms;
 use banter_server::store::{CommitHook, NewChannel, NewMessage, NewUser, Store};
 use uuid::Uuid;
@@ -57,7 +58,28 @@ pub fn message(sender: &Me, channel: Uuid, key: &str, body: &str) -> NewMessage 
         client_id: key.into(),
         body: body.into(),
         created_at: now_ms(),
+        reply_to: None,
+        mentions: Vec::new(),
     }
+}
+
+/// Commits `new`, which must be new (a fresh key); returns the committed message.
+pub async fn send(store: &Arc<dyn Store>, new: NewMessage) -> Message {
+    let (m, created) = store.insert_message(new, Arc::new(|_: &Message| {})).await.expect("insert_message");
+    assert!(created, "a fresh key is new");
+    m
+}
+
+/// A message from `sender` to `channel` (fresh key) that mentions `mentions`.
+pub fn mentioning(sender: &Me, channel: Uuid, body: &str, mentions: &[&Me]) -> NewMessage {
+    let mut new = message(sender, channel, &Uuid::now_v7().to_string(), body);
+    new.mentions = mentions.iter().map(|m| m.user.id).collect();
+    new
+}
+
+/// Makes `user` a plain member of `channel` (must not be one yet).
+pub async fn join(store: &Arc<dyn Store>, channel: Uuid, user: &Me) {
+    assert!(store.add_member(channel, user.user.id, Role::Member, now_ms()).await.expect("add_member"), "not yet one");
 }
 
 /// Commits `n` messages with bodies `m1..mN` (fresh keys); returns them in order.

@@ -68,7 +68,12 @@ async fn the_app_runs_on_postgres() {
     let general = general_id(&ana).await;
     let mut conn = app.connect(&bob).await;
 
-    let req = SendMessageRequest { channel_id: general, body: "hello from postgres".into(), client_id: client_id() };
+    let req = SendMessageRequest {
+        channel_id: general,
+        body: "hello from postgres".into(),
+        client_id: client_id(),
+        reply_to: None,
+    };
     let (first, replayed) = within("send", ana.client.send_message(&req)).await.expect("send");
     assert_eq!((first.seq, replayed), (1, false));
     let (again, replayed) = within("resend", ana.client.send_message(&req)).await.expect("resend");

@@ -1,0 +1,158 @@
+//! Delivery and read receipts: per (user, channel) watermarks that only move forward.
+//!
+//! `read` is rare (a person looking at a channel), so it is written at once and announced at
+//! once: the user's devices get `channel:unread`, and in a channel of at most
+//! `receipt_members` members every member gets `receipt:update`. `delivered` is frequent
+//! (every device acknowledges every message it receives), so it is coalesced: the [`Buffer`]
+//! keeps the highest `seq` per (channel, user), and [`flush`] writes every pending watermark
+//! in one transaction and announces the moved ones with one `receipt:update` per small
+//! channel, every `receipt_flush_ms`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use banter_proto::rest::{MessageReceipts, RecipientState};
+use banter_proto::ws::{ChannelUnread, ReceiptUpdate, ServerEvent};
+use banter_proto::{MemberReceipt, Membership};
+use uuid::Uuid;
+
+use crate::error::AppError;
+use crate::service::channels::member_view;
+use crate::state::AppState;
+use crate::store::Page;
+
+/// Pending delivered watermarks: (channel, user) → highest `seq` reported since the last
+/// flush. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Buffer {
+    /// std lock: held for one map operation, never across an `.await`.
+    pending: Arc<Mutex<HashMap<(Uuid, Uuid), i64>>>,
+}
+
+impl Buffer {
+    /// Keeps the highest `seq` for (channel, user).
+    fn record(&self, channel: Uuid, user: Uuid, seq: i64) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = pending.entry((channel, user)).or_insert(seq);
+        *entry = (*entry).max(seq);
+    }
+
+    /// Takes everything pending.
+    fn take(&self) -> Vec<(Uuid, Uuid, i64)> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.drain().map(|((channel, user), seq)| (channel, user, seq)).collect()
+    }
+}
+
+/// `receipt:delivered`: a device of `user` holds every message of `channel` up to `seq`.
+/// Queued for the next [`flush`] (which skips non-members, so no store read here).
+/// Error: `invalid_data` for a negative `seq`.
+pub fn delivered(state: &AppState, user: Uuid, channel: Uuid, seq: i64) -> Result<(), AppError> {
+    if seq < 0 {
+        return Err(AppError::Invalid("invalid_data", "seq must be at least 0"));
+    }
+    state.receipts.record(channel, user, seq);
+    Ok(())
+}
+
+/// `receipt:read` (and `POST /api/channels/:id/read`): moves `user`'s read watermark to
+/// `min(seq, head)` (never back), then sends `channel:unread` to all of their devices and, in a
+/// small channel, `receipt:update` to its members. Errors: `invalid_data`, `not_found`,
+/// `not_a_member`.
+pub async fn read(state: &AppState, user: Uuid, channel: Uuid, seq: i64) -> Result<Membership, AppError> {
+    if seq < 0 {
+        return Err(AppError::Invalid("invalid_data", "seq must be at least 0"));
+    }
+    let Some(view) = state.store.mark_read(channel, user, seq).await? else {
+        return Err(member_view(state, user, channel).await.err().unwrap_or(AppError::NotFound));
+    };
+    let membership = view.membership.ok_or_else(AppError::not_a_member)?;
+    let unread = ChannelUnread {
+        channel_id: channel,
+        read_seq: membership.read_seq,
+        unread_count: membership.unread_count,
+        mention_count: membership.mention_count,
+    };
+    state.hub.to_users(&[user], &ServerEvent::ChannelUnread(unread));
+    if view.member_count <= state.config.receipt_members {
+        let receipt =
+            MemberReceipt { user_id: user, delivered_seq: membership.delivered_seq, read_seq: membership.read_seq };
+        let update = ReceiptUpdate { channel_id: channel, receipts: vec![receipt] };
+        state.hub.publish(channel, &ServerEvent::ReceiptUpdate(update));
+    }
+    Ok(membership)
+}
+
+/// Who has received and read message `seq` of `channel` (counts exclude its sender; the list
+/// only for channels of at most `receipt_members` members). Errors: `not_found` (channel or
+/// message), `not_a_member`.
+pub async fn of_message(state: &AppState, viewer: Uuid, channel: Uuid, seq: i64) -> Result<MessageReceipts, AppError> {
+    let view = member_view(state, viewer, channel).await?;
+    let page = Page::After { after: seq - 1, limit: 1 };
+    let (found, _) = state.store.messages(channel, page).await?;
+    let message = found.into_iter().find(|m| m.seq == seq).ok_or(AppError::NotFound)?;
+    let sender = message.sender.id;
+    let (recipients, delivered_count, read_count) = state.store.receipt_counts(channel, seq, sender).await?;
+    let mut members = Vec::new();
+    if view.member_count <= state.config.receipt_members {
+        let marks: HashMap<Uuid, MemberReceipt> =
+            state.store.receipts(channel).await?.into_iter().map(|r| (r.user_id, r)).collect();
+        for member in state.store.members(channel).await? {
+            if member.user.id == sender {
+                continue;
+            }
+            let mark = marks.get(&member.user.id);
+            members.push(RecipientState {
+                delivered: mark.is_some_and(|m| m.delivered_seq >= seq),
+                read: mark.is_some_and(|m| m.read_seq >= seq),
+                user: member.user,
+            });
+        }
+    }
+    Ok(MessageReceipts { channel_id: channel, seq, recipients, delivered_count, read_count, members })
+}
+
+/// Writes every pending delivered watermark in one transaction and announces the moved ones
+/// (one `receipt:update` per channel of at most `receipt_members` members). On a store error
+/// the batch is put back for the next flush.
+pub async fn flush(state: &AppState) {
+    let moves = state.receipts.take();
+    if moves.is_empty() {
+        return;
+    }
+    let moved = match state.store.advance_delivered(&moves).await {
+        Ok(moved) => moved,
+        Err(e) => {
+            tracing::error!(error = %e, count = moves.len(), "delivered receipts not written; retrying");
+            moves.into_iter().for_each(|(c, u, s)| state.receipts.record(c, u, s));
+            return;
+        }
+    };
+    let mut by_channel: HashMap<Uuid, Vec<MemberReceipt>> = HashMap::new();
+    for (channel, receipt) in moved {
+        by_channel.entry(channel).or_default().push(receipt);
+    }
+    for (channel, receipts) in by_channel {
+        let small = match state.store.channel(Uuid::nil(), channel).await {
+            Ok(Some(c)) => c.member_count <= state.config.receipt_members,
+            _ => false,
+        };
+        if small {
+            state.hub.publish(channel, &ServerEvent::ReceiptUpdate(ReceiptUpdate { channel_id: channel, receipts }));
+        }
+    }
+}
+
+/// Runs [`flush`] every `receipt_flush_ms` until the runtime ends.
+pub fn start_flusher(state: AppState) {
+    let period = Duration::from_millis(state.config.receipt_flush_ms.max(10));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            flush(&state).await;
+        }
+    });
+}
