@@ -87,7 +87,7 @@ impl Dialer {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) => match classify(&text) {
                     Incoming::Event(_, event) => match *event {
-                        ServerEvent::Ready(ready) => return Ok((ws, ready)),
+                        ServerEvent::Ready(ready) => return Ok((ws, *ready)),
                         other => bail!("expected ready first, got {other:?}"),
                     },
                     other => bail!("expected ready first, got {other:?}"),

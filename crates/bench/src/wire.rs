@@ -44,7 +44,10 @@ pub enum Incoming {
 /// The `message:send` frame for `body` in `channel`, with request id `id` and idempotency key
 /// `client_id`.
 pub fn send_frame(id: &str, channel: Uuid, body: String, client_id: String) -> String {
-    ws::encode(Some(id), &ClientEvent::MessageSend(MessageSend { channel_id: channel, body, client_id, reply_to: None }))
+    ws::encode(
+        Some(id),
+        &ClientEvent::MessageSend(MessageSend { channel_id: channel, body, client_id, reply_to: None }),
+    )
 }
 
 /// Classifies a server text frame: the fast scan for `message:receive`, the typed decoder

@@ -161,9 +161,9 @@ pub struct MessageSend {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "data")]
 pub enum ServerEvent {
-    /// First frame on every connection.
+    /// First frame on every connection (boxed: it is by far the largest event).
     #[serde(rename = "ready")]
-    Ready(Ready),
+    Ready(Box<Ready>),
     /// A request succeeded; carries the request's `id`.
     #[serde(rename = "ack")]
     Ack(Ack),

@@ -91,7 +91,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Send { channel, text } => {
             let client = signed_in()?;
             let channel = find_channel(&client, &channel).await?;
-            let req = SendMessageRequest { channel_id: channel.id, body: text, client_id: Uuid::now_v7().to_string(), reply_to: None };
+            let req = SendMessageRequest {
+                channel_id: channel.id,
+                body: text,
+                client_id: Uuid::now_v7().to_string(),
+                reply_to: None,
+            };
             let (message, _) = client.send_message(&req).await?;
             println!("sent to {} (seq {})", label(&channel), message.seq);
         }

@@ -18,6 +18,8 @@ CREATE TABLE mentions (
     PRIMARY KEY (user_id, channel_id, seq)
 );
 
+CREATE INDEX mentions_channel_seq ON mentions (channel_id, seq);
+
 -- One row per (message, user, emoji); `seq` copies the message's for range reads.
 CREATE TABLE reactions (
     message_id uuid NOT NULL REFERENCES messages (id) ON DELETE CASCADE,

@@ -19,8 +19,10 @@ pub mod redis;
 pub mod registry;
 pub mod wire;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Instant;
 
 use banter_proto::ws::{encode, ServerEvent};
 use uuid::Uuid;
@@ -33,6 +35,9 @@ use registry::Registry;
 
 /// Closing because the session was logged out.
 pub const SESSION_REVOKED: CloseReason = CloseReason { code: 4001, reason: "session_revoked" };
+/// How long a closed session's connections keep being refused by [`Hub::connect`]: longer than
+/// any upgrade takes between authentication and registration.
+pub const CLOSED_SESSION_MEMORY: std::time::Duration = std::time::Duration::from_secs(120);
 /// Closing because the server is shutting down; clients reconnect.
 pub const SERVER_RESTART: CloseReason = CloseReason { code: 1012, reason: "server_restart" };
 
@@ -48,6 +53,9 @@ struct Inner {
     /// std lock, not tokio's: every critical section is a few map operations and
     /// non-blocking `try_send`s; it is never held across an `.await`.
     registry: RwLock<Registry>,
+    /// Sessions closed recently, so a connection registering late is closed too. Locked only
+    /// while the registry's write lock is held (registry first), never across an `.await`.
+    closed_sessions: Mutex<HashMap<Uuid, (CloseReason, Instant)>>,
     /// Cross-node fan-out, set once at start-up when Redis is configured.
     relay: OnceLock<Arc<Relay>>,
     /// The typing service's mirror of remote typing states, set once at start-up.
@@ -86,11 +94,24 @@ impl Hub {
 
     /// Registers a connection of `user_id`/`session_id` with an outbox bounded by `limits`.
     /// The caller must [`Hub::disconnect`] it when the socket ends.
+    ///
+    /// A session closed (revoked) in the last [`CLOSED_SESSION_MEMORY`] is closed again at once:
+    /// a socket authenticated just before a logout but registered just after it would
+    /// otherwise survive the logout.
     pub fn connect(&self, user_id: Uuid, session_id: Uuid, limits: conn::OutboxLimits) -> (ConnId, Outbox, Inbox) {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (outbox, inbox) = conn::outbox(limits);
-        self.write().insert(id, user_id, session_id, outbox.clone());
+        let mut registry = self.write();
+        registry.insert(id, user_id, session_id, outbox.clone());
+        if let Some(reason) = self.closed_sessions().get(&session_id).map(|(reason, _)| *reason) {
+            outbox.close(reason);
+        }
+        drop(registry);
         (id, outbox, inbox)
+    }
+
+    fn closed_sessions(&self) -> MutexGuard<'_, HashMap<Uuid, (CloseReason, Instant)>> {
+        self.inner.closed_sessions.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Forgets a connection and its subscriptions.
@@ -190,7 +211,9 @@ impl Hub {
             Action::Channel { channel } => _ = self.deliver(channel, &frame),
             Action::Users { users } => self.to_users_local(&users, &frame),
             Action::ChannelExcept { channel, except } => self.deliver_except(channel, except, &frame),
-            Action::Typing { channel, user, typing, except } => self.typing_remote(channel, user, typing, &except, frame),
+            Action::Typing { channel, user, typing, except } => {
+                self.typing_remote(channel, user, typing, &except, frame)
+            }
             Action::Join { user, channel, head_seq } => self.join_local(user, channel, &frame, head_seq),
             Action::Leave { user, channel } => self.leave_local(user, channel, &frame),
             Action::Close { session, code, reason } => self.close_local(session, bridge::close_reason(code, &reason)),
@@ -260,7 +283,13 @@ impl Hub {
     }
 
     fn close_local(&self, session_id: Uuid, reason: CloseReason) {
-        let registry = self.read();
+        // The write lock orders this against `connect`: a connection of this session either
+        // is registered now (and closed below) or registers later and sees the record.
+        let registry = self.write();
+        let mut closed = self.closed_sessions();
+        closed.retain(|_, (_, at)| at.elapsed() < CLOSED_SESSION_MEMORY);
+        closed.insert(session_id, (reason, Instant::now()));
+        drop(closed);
         for id in registry.of_session(session_id) {
             if let Some(entry) = registry.get(*id) {
                 entry.outbox.close(reason);

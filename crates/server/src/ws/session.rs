@@ -44,7 +44,7 @@ pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
     presence::connected(&state, user_id, conn);
     match ready(&state, conn, &auth).await {
         Ok(ready) => {
-            if sink.send(Message::Text(frame(None, &ServerEvent::Ready(ready)))).await.is_ok() {
+            if sink.send(Message::Text(frame(None, &ServerEvent::Ready(Box::new(ready))))).await.is_ok() {
                 let last_heard = Arc::new(AtomicI64::new(now_ms()));
                 let close = inbox.close.clone();
                 let heartbeat = state.heartbeat.clone();

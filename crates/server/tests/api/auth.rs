@@ -206,3 +206,19 @@ async fn logout_revokes_only_that_session_and_closes_its_sockets_with_4001() {
     let m = next_message(&mut second_conn).await;
     assert_eq!((m.seq, m.body.as_str()), (ack.seq, "still here"));
 }
+
+/// The race a logout must win: a socket authenticated just before the logout but registered
+/// with the hub just after it. The hub remembers closed sessions, so the late socket is closed
+/// too (simulated by closing the session in the hub while the store still finds it live).
+#[tokio::test]
+async fn a_socket_registering_after_its_session_was_closed_is_closed_too() {
+    let app = TestApp::spawn().await;
+    let ana = app.register("ana").await;
+    let mut before = app.connect(&ana).await;
+    let session = before.ready().session_id;
+    app.hub.close_session(session, banter_server::hub::SESSION_REVOKED);
+    assert_eq!(expect_closed(&mut before).await, (4001, "session_revoked".to_string()));
+    let mut late = app.connect(&ana).await;
+    assert_eq!(expect_closed(&mut late).await, (4001, "session_revoked".to_string()));
+    within("the session still answers REST", ana.client.me()).await.expect("not revoked in the store");
+}

@@ -6,9 +6,11 @@
 //! - [`harness`]: `Cluster` (nodes, per-test Redis prefix, optional proxies), `chatter`.
 //! - [`proxy`]: a TCP proxy per node, to take Redis away from one node or all of them.
 //! - [`failover`]: node loss, Redis outage, a node losing its subscription or publisher.
+//! - [`live`]: presence and typing across nodes; a lost node's users go offline.
 
 mod failover;
 mod harness;
+mod live;
 mod proxy;
 
 use std::time::{Duration, Instant};

@@ -66,8 +66,12 @@ async fn acknowledged_messages_survive_sigkill_once_and_retries_do_not_duplicate
         attempted.push(keys.clone());
         senders.push(tokio::spawn(async move {
             for key in keys {
-                let req =
-                    SendMessageRequest { channel_id: general, body: format!("storm {key}"), client_id: key.clone(), reply_to: None };
+                let req = SendMessageRequest {
+                    channel_id: general,
+                    body: format!("storm {key}"),
+                    client_id: key.clone(),
+                    reply_to: None,
+                };
                 match client.send_message(&req).await {
                     Ok(_) => acked_tx.send(key).expect("collector alive"),
                     Err(_) => return, // the server is gone
@@ -104,7 +108,12 @@ async fn acknowledged_messages_survive_sigkill_once_and_retries_do_not_duplicate
     for lane in &attempted {
         let first_unacked = lane.iter().position(|k| !acked.contains(k)).unwrap_or(lane.len());
         for key in &lane[first_unacked.saturating_sub(3)..(first_unacked + 2).min(lane.len())] {
-            let req = SendMessageRequest { channel_id: general, body: format!("storm {key}"), client_id: key.clone(), reply_to: None };
+            let req = SendMessageRequest {
+                channel_id: general,
+                body: format!("storm {key}"),
+                client_id: key.clone(),
+                reply_to: None,
+            };
             client.send_message(&req).await.expect("retry accepted");
             retried += 1;
         }

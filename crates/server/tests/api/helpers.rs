@@ -273,23 +273,23 @@ pub fn send_req(channel_id: Uuid, body: &str) -> SendMessageRequest {
     SendMessageRequest { channel_id, body: body.into(), client_id: client_id(), reply_to: None }
 }
 
-/// The next event, which must be `presence:change`.
+/// The next event of any kind, which must be `presence:change`.
 pub async fn next_presence(conn: &mut Connection) -> banter_client::proto::Presence {
-    match next_event(conn).await {
+    match next_any(conn).await {
         (None, ServerEvent::PresenceChange(p)) => p,
         other => panic!("expected presence:change, got {other:?}"),
     }
 }
 
-/// The next event, which must be `typing:indicator`; returns `(channel, user ids)`.
+/// The next event of any kind, which must be `typing:indicator`; returns `(channel, ids)`.
 pub async fn next_typing(conn: &mut Connection) -> (Uuid, Vec<Uuid>) {
-    match next_event(conn).await {
+    match next_any(conn).await {
         (None, ServerEvent::TypingIndicator(t)) => (t.channel_id, t.user_ids),
         other => panic!("expected typing:indicator, got {other:?}"),
     }
 }
 
-/// Asserts that no event at all arrives on `conn` within `quiet`.
+/// Asserts that no event at all (not even ambient live state) arrives on `conn` within `quiet`.
 pub async fn assert_quiet_for(conn: &mut Connection, quiet: Duration) {
     if let Some(incoming) = conn.next_event_timeout(quiet).await.expect("read") {
         panic!("expected no event for {quiet:?}, got {incoming:?}");

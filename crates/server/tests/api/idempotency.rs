@@ -12,7 +12,8 @@ async fn rest_resend_returns_the_original_and_stores_nothing() {
     let ana = app.register("ana").await;
     let general = general_id(&ana).await;
     let mut watcher = app.connect(&app.register("bob").await).await;
-    let req = SendMessageRequest { channel_id: general, body: "once".into(), client_id: "c-7f3a".into(), reply_to: None };
+    let req =
+        SendMessageRequest { channel_id: general, body: "once".into(), client_id: "c-7f3a".into(), reply_to: None };
 
     let (first, replayed) = within("send", ana.client.send_message(&req)).await.unwrap();
     assert!(!replayed, "the first send answers 201");
@@ -58,7 +59,8 @@ async fn websocket_resend_is_acked_the_same_and_broadcast_once() {
     assert_quiet(&mut bob_conn).await;
 
     // The same key over REST replays the message sent over the socket.
-    let req = SendMessageRequest { channel_id: general, body: "hello".into(), client_id: "dup-1".into(), reply_to: None };
+    let req =
+        SendMessageRequest { channel_id: general, body: "hello".into(), client_id: "dup-1".into(), reply_to: None };
     let (message, replayed) = within("rest resend", ana.client.send_message(&req)).await.unwrap();
     assert!(replayed);
     assert_eq!((message.id, message.seq), (first.message_id, first.seq));

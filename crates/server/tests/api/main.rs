@@ -21,6 +21,8 @@
 //! - [`receipts`]: delivered/read watermarks, unread and mention counts across devices.
 //! - [`reactions`]: emoji validation, live updates, per-viewer aggregates, the cap.
 //! - [`edits`]: edit and delete permissions, tombstones, replies and their quotes.
+//! - [`presence`]: best status over devices, grace period, who hears it, `ready`, profiles.
+//! - [`typing`]: indicators without the recipient, throttle, expiry, stop/send/disconnect.
 
 mod access;
 mod auth;
@@ -35,8 +37,10 @@ mod history;
 mod idempotency;
 mod limits;
 mod messaging;
+mod presence;
 mod reactions;
 mod receipts;
 mod resume;
 mod shutdown;
 mod store_conformance;
+mod typing;

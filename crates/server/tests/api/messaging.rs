@@ -123,10 +123,10 @@ async fn concurrent_sends_are_broadcast_in_seq_order() {
 #[tokio::test]
 async fn read_watermark_moves_forward_only_and_is_clamped() {
     let app = TestApp::spawn().await;
-    let ana = app.register("ana").await;
+    let (ana, bob) = (app.register("ana").await, app.register("bob").await);
     let general = general_id(&ana).await;
     for i in 0..3 {
-        post(&ana, general, &format!("m{i}")).await;
+        post(&bob, general, &format!("m{i}")).await;
     }
     let m = within("read", ana.client.mark_read(general, 2)).await.unwrap();
     assert_eq!(m.read_seq, 2);

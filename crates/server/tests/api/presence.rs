@@ -35,7 +35,7 @@ async fn devices_come_and_go_without_flapping_and_offline_follows_the_grace_peri
     let app = spawn(50).await;
     let (ana, ben) = (app.register("ana").await, app.register("ben").await);
     let mut watcher = app.connect(&ben).await;
-    assert_quiet(&mut watcher).await;
+    assert_quiet_for(&mut watcher, QUIET).await;
 
     let phone = app.connect(&ana).await;
     let online = next_presence(&mut watcher).await;
@@ -56,7 +56,7 @@ async fn devices_come_and_go_without_flapping_and_offline_follows_the_grace_peri
     let shown = profile(&ben, ana.id()).await;
     assert_eq!((shown.user.id, shown.presence.status), (ana.id(), Status::Offline));
     assert_eq!(shown.presence.last_seen_at, Some(seen));
-    assert_quiet(&mut watcher).await;
+    assert_quiet_for(&mut watcher, QUIET).await;
 }
 
 /// The user's presence is the best over devices: away + online = online, and dnd wins;
@@ -66,26 +66,26 @@ async fn presence_is_the_best_status_over_devices() {
     let app = spawn(50).await;
     let (ana, ben) = (app.register("ana").await, app.register("ben").await);
     let mut watcher = app.connect(&ben).await;
-    assert_quiet(&mut watcher).await;
+    assert_quiet_for(&mut watcher, QUIET).await;
     let mut phone = app.connect(&ana).await;
     let mut laptop = app.connect(&ana).await;
     assert_eq!(next_presence(&mut watcher).await.status, Status::Online);
 
     set_status(&mut phone, Status::Away).await;
-    assert_quiet(&mut watcher).await;
+    assert_quiet_for(&mut watcher, QUIET).await;
     set_status(&mut laptop, Status::Away).await;
     assert_eq!(next_presence(&mut watcher).await.status, Status::Away);
     set_status(&mut phone, Status::Dnd).await;
     assert_eq!(next_presence(&mut watcher).await.status, Status::Dnd);
     set_status(&mut laptop, Status::Online).await;
-    assert_quiet(&mut watcher).await;
+    assert_quiet_for(&mut watcher, QUIET).await;
     set_status(&mut phone, Status::Online).await;
     assert_eq!(next_presence(&mut watcher).await.status, Status::Online);
     assert_eq!(profile(&ben, ana.id()).await.presence.status, Status::Online);
 
     let refused = phone.request(&ClientEvent::PresenceUpdate(PresenceUpdate { status: Status::Offline })).await;
     assert_gateway_error(refused, "invalid_data");
-    assert_quiet(&mut watcher).await;
+    assert_quiet_for(&mut watcher, QUIET).await;
 }
 
 /// With `receipt_members = 2`, `#general` (3 members) shares no presence: a DM partner gets
@@ -97,14 +97,14 @@ async fn only_users_sharing_a_dm_or_a_small_channel_get_presence() {
     within("open dm", ana.client.open_dm(ben.id())).await.expect("dm");
     let mut ben_conn = app.connect(&ben).await;
     let mut cat_conn = app.connect(&cat).await;
-    assert_quiet(&mut ben_conn).await;
+    assert_quiet_for(&mut ben_conn, QUIET).await;
 
     let ana_conn = app.connect(&ana).await;
     let listed: Vec<_> = ana_conn.ready().presence.iter().map(|p| (p.user_id, p.status)).collect();
     assert_eq!(listed, vec![(ben.id(), Status::Online)], "ready lists the DM partner, not cat");
     let change = next_presence(&mut ben_conn).await;
     assert_eq!((change.user_id, change.status), (ana.id(), Status::Online));
-    assert_quiet(&mut cat_conn).await;
+    assert_quiet_for(&mut cat_conn, QUIET).await;
     assert!(cat_conn.ready().presence.is_empty(), "cat shares no small channel");
 }
 

@@ -138,3 +138,22 @@ async fn big_channels_report_counts_but_no_per_member_receipts() {
         assert!(!matches!(&e, banter_client::Incoming::Event { event: ServerEvent::ReceiptUpdate(_), .. }), "{e:?}");
     }
 }
+
+#[tokio::test]
+async fn sending_marks_the_channel_read_for_the_sender() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.register("ana").await, app.register("bob").await);
+    let room = room(&ana, &bob, "own").await;
+    post(&ana, room, "one").await;
+    post(&ana, room, "two").await;
+    post(&bob, room, "bob answers").await;
+    let conn = app.connect(&bob).await;
+    let m = membership(&conn, room);
+    assert_eq!(
+        (m.read_seq, m.delivered_seq, m.unread_count),
+        (3, 3, 0),
+        "one's own message means one has seen the rest"
+    );
+    let m = membership(&app.connect(&ana).await, room);
+    assert_eq!((m.read_seq, m.unread_count), (2, 1));
+}

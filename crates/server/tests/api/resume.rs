@@ -37,7 +37,12 @@ async fn send_many(user: &TestUser, channel: Uuid, count: usize, lanes: usize) {
         let client = user.client.clone();
         tasks.push(tokio::spawn(async move {
             for i in (lane..count).step_by(lanes) {
-                let req = SendMessageRequest { channel_id: channel, body: format!("m{i}"), client_id: format!("k{i}"), reply_to: None };
+                let req = SendMessageRequest {
+                    channel_id: channel,
+                    body: format!("m{i}"),
+                    client_id: format!("k{i}"),
+                    reply_to: None,
+                };
                 client.send_message(&req).await.expect("send");
             }
         }));
@@ -50,7 +55,12 @@ async fn send_many(user: &TestUser, channel: Uuid, count: usize, lanes: usize) {
 /// Sends `count` messages numbered from `start` over REST from `user`, one at a time.
 async fn send_many_from(user: &TestUser, channel: Uuid, start: usize, count: usize) {
     for i in start..start + count {
-        let req = SendMessageRequest { channel_id: channel, body: format!("m{i}"), client_id: format!("k{i}"), reply_to: None };
+        let req = SendMessageRequest {
+            channel_id: channel,
+            body: format!("m{i}"),
+            client_id: format!("k{i}"),
+            reply_to: None,
+        };
         user.client.send_message(&req).await.expect("send");
     }
 }
@@ -90,7 +100,12 @@ async fn messages_sent_while_the_client_reconnects_are_not_lost_or_doubled() {
         let client = ben.client.clone();
         tokio::spawn(async move {
             for i in 0..600 {
-                let req = SendMessageRequest { channel_id: general, body: format!("m{i}"), client_id: format!("k{i}"), reply_to: None };
+                let req = SendMessageRequest {
+                    channel_id: general,
+                    body: format!("m{i}"),
+                    client_id: format!("k{i}"),
+                    reply_to: None,
+                };
                 client.send_message(&req).await.expect("send");
             }
         })

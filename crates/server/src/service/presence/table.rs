@@ -67,15 +67,13 @@ impl Table {
         self.dirty.insert(user);
     }
 
-    /// Sets one device's status (a device this table does not know is added).
+    /// Sets one connected device's status (a device already gone is ignored).
     pub fn set(&mut self, user: Uuid, conn: ConnId, status: Status) {
-        let entry = self.users.entry(user).or_default();
-        match entry.devices.iter_mut().find(|(c, _)| *c == conn) {
-            Some(device) => device.1 = status,
-            None => entry.devices.push((conn, status)),
+        let Some(entry) = self.users.get_mut(&user) else { return };
+        if let Some(device) = entry.devices.iter_mut().find(|(c, _)| *c == conn) {
+            device.1 = status;
+            self.dirty.insert(user);
         }
-        entry.held = None;
-        self.dirty.insert(user);
     }
 
     /// What this node says about `user` at `now` (`Offline` when it serves no device of theirs).

@@ -114,6 +114,16 @@ impl MessageStore for PostgresStore {
             .execute(&mut *tx)
             .await?;
         }
+        // Sending shows the sender has seen the channel up to their own message.
+        sqlx::query(
+            "UPDATE members SET read_seq = GREATEST(read_seq, $3), delivered_seq = GREATEST(delivered_seq, $3) \
+             WHERE channel_id = $1 AND user_id = $2",
+        )
+        .bind(message.channel_id)
+        .bind(message.sender.id)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         let committed = message.committed(seq);
         on_commit(&committed);

@@ -120,5 +120,15 @@ async fn insert(tx: &mut Transaction<'_, Sqlite>, message: &NewMessage) -> Store
             .execute(&mut **tx)
             .await?;
     }
+    // Sending shows the sender has seen the channel up to their own message.
+    sqlx::query(
+        "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) \
+         WHERE channel_id = ?1 AND user_id = ?2",
+    )
+    .bind(message.channel_id)
+    .bind(message.sender.id)
+    .bind(seq)
+    .execute(&mut **tx)
+    .await?;
     Ok((message.committed(seq), true))
 }

@@ -149,7 +149,9 @@ pub async fn direct_messages(store: Arc<dyn Store>) {
 pub async fn mark_read(store: Arc<dyn Store>) {
     let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
     let room = channel(&store, &ana, ChannelKind::Public, "room").await;
-    fill(&store, &ana, room.id, 3).await;
+    let cyd = user(&store, "cyd").await;
+    assert!(store.add_member(room.id, cyd.user.id, Role::Member, now_ms()).await.unwrap());
+    fill(&store, &cyd, room.id, 3).await;
     let read = |seq: i64| {
         let store = store.clone();
         async move {

@@ -42,14 +42,16 @@ pub async fn last_seen(store: Arc<dyn Store>) {
 
 /// `mark_read` answers the membership with fresh `unread_count` and `mention_count` (stored
 /// from `NewMessage::mentions`, duplicates once), and leaves `delivered_seq >= read_seq`.
+/// Sending moves the sender's own marks to their message.
 pub async fn unread_and_mentions(store: Arc<dyn Store>) {
-    let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
+    let (ana, bob, cyd) = (user(&store, "ana").await, user(&store, "bob").await, user(&store, "cyd").await);
     let room = channel(&store, &ana, ChannelKind::Public, "room").await;
     join(&store, room.id, &bob).await;
+    join(&store, room.id, &cyd).await;
     fill(&store, &ana, room.id, 3).await;
     send(&store, mentioning(&ana, room.id, "@bob 4", &[&bob, &bob])).await;
     send(&store, mentioning(&ana, room.id, "@bob @ana 5", &[&bob, &ana])).await;
-    send(&store, mentioning(&bob, room.id, "@ana 6", &[&ana])).await;
+    send(&store, mentioning(&cyd, room.id, "@ana 6", &[&ana])).await;
     let counts = |m: &Membership| (m.read_seq, m.delivered_seq, m.unread_count, m.mention_count);
 
     let seen = store.channel(bob.user.id, room.id).await.unwrap().unwrap().membership.unwrap();
@@ -58,7 +60,7 @@ pub async fn unread_and_mentions(store: Arc<dyn Store>) {
     let listed = listed.iter().find(|c| c.id == room.id).and_then(|c| c.membership.clone()).unwrap();
     assert_eq!(listed, seen, "channels_of computes the same counts");
     let theirs = store.channel(ana.user.id, room.id).await.unwrap().unwrap().membership.unwrap();
-    assert_eq!(counts(&theirs), (0, 0, 6, 2), "per viewer");
+    assert_eq!(counts(&theirs), (5, 5, 1, 1), "per viewer; ana's own sends moved her marks to 5");
 
     let view = store.mark_read(room.id, bob.user.id, 4).await.unwrap().expect("a member");
     assert_eq!((view.id, view.head_seq), (room.id, 6));
@@ -71,7 +73,7 @@ pub async fn unread_and_mentions(store: Arc<dyn Store>) {
     assert_eq!(counts(&read), (6, 6, 0, 0), "clamped to the head");
     let read = store.mark_read(room.id, bob.user.id, 2).await.unwrap().unwrap().membership.unwrap();
     assert_eq!(counts(&read), (6, 6, 0, 0), "never backwards");
-    let read = store.mark_read(room.id, ana.user.id, 5).await.unwrap().unwrap().membership.unwrap();
+    let read = store.mark_read(room.id, ana.user.id, 3).await.unwrap().unwrap().membership.unwrap();
     assert_eq!(counts(&read), (5, 5, 1, 1), "ana's mention at seq 6 stays unread");
 }
 
@@ -95,18 +97,19 @@ pub async fn advance_delivered(store: Arc<dyn Store>) {
     ];
     let mut moved = store.advance_delivered(&moves).await.unwrap();
     moved.sort_by_key(|(channel, r)| (*channel, r.user_id));
-    let mut want =
-        vec![(room.id, mark(bob.user.id, 3, 0)), (room.id, mark(ana.user.id, 5, 0)), (dm.id, mark(ana.user.id, 2, 0))];
+    let mut want = vec![(room.id, mark(bob.user.id, 3, 0)), (dm.id, mark(ana.user.id, 2, 0))];
     want.sort_by_key(|(channel, r)| (*channel, r.user_id));
-    assert_eq!(moved, want, "non-member cyd and the unknown channel skipped; ana clamped to 5");
+    assert_eq!(moved, want, "non-member cyd, the unknown channel and ana (her sends put her at the head) skipped");
 
     let stale = [(room.id, bob.user.id, 2), (room.id, bob.user.id, 3), (room.id, ana.user.id, 7)];
     assert!(store.advance_delivered(&stale).await.unwrap().is_empty(), "backwards or no move: nothing");
     let moved = store.advance_delivered(&[(room.id, bob.user.id, 4)]).await.unwrap();
     assert_eq!(moved, [(room.id, mark(bob.user.id, 4, 0))]);
+    let moved = store.advance_delivered(&[(room.id, bob.user.id, 99)]).await.unwrap();
+    assert_eq!(moved, [(room.id, mark(bob.user.id, 5, 0))], "clamped to the head");
     store.mark_read(room.id, bob.user.id, 5).await.unwrap().unwrap();
     assert!(store.advance_delivered(&[(room.id, bob.user.id, 5)]).await.unwrap().is_empty(), "read implies delivered");
-    assert_eq!(store.receipts(room.id).await.unwrap(), by_user(vec![mark(ana.user.id, 5, 0), mark(bob.user.id, 5, 5)]));
+    assert_eq!(store.receipts(room.id).await.unwrap(), by_user(vec![mark(ana.user.id, 5, 5), mark(bob.user.id, 5, 5)]));
 }
 
 /// `receipts` per channel, `receipts_of` only over channels of at most `max_members`
@@ -130,10 +133,10 @@ pub async fn receipts(store: Arc<dyn Store>) {
     store.mark_read(room.id, bob.user.id, 1).await.unwrap().unwrap();
     store.mark_read(crowd.id, dan.user.id, 2).await.unwrap().unwrap();
 
-    let room_marks = by_user(vec![mark(ana.user.id, 0, 0), mark(bob.user.id, 2, 1)]);
+    let room_marks = by_user(vec![mark(ana.user.id, 3, 3), mark(bob.user.id, 2, 1)]);
     assert_eq!(store.receipts(room.id).await.unwrap(), room_marks);
     let crowd_marks = by_user(vec![
-        mark(ana.user.id, 0, 0),
+        mark(ana.user.id, 3, 3),
         mark(bob.user.id, 3, 0),
         mark(cyd.user.id, 1, 0),
         mark(dan.user.id, 2, 2),
@@ -159,19 +162,15 @@ pub async fn receipts(store: Arc<dyn Store>) {
     assert_eq!(store.receipt_counts(room.id, 3, ana.user.id).await.unwrap(), (1, 0, 0));
     assert_eq!(store.receipt_counts(crowd.id, 1, ana.user.id).await.unwrap(), (3, 3, 1));
     assert_eq!(store.receipt_counts(crowd.id, 2, ana.user.id).await.unwrap(), (3, 2, 1));
-    assert_eq!(store.receipt_counts(crowd.id, 2, bob.user.id).await.unwrap(), (3, 1, 1), "ana counted, bob not");
+    assert_eq!(store.receipt_counts(crowd.id, 2, bob.user.id).await.unwrap(), (3, 2, 2), "ana counted, bob not");
     assert_eq!(store.receipt_counts(Uuid::now_v7(), 1, ana.user.id).await.unwrap(), (0, 0, 0));
 }
 
 /// `presence_peers`: DM peers always, members of small channels, never big channels' members,
 /// each peer once, never the user.
 pub async fn presence_peers(store: Arc<dyn Store>) {
-    let names = ["ana", "bob", "cyd", "dan", "eve"];
-    let mut users = Vec::new();
-    for name in names {
-        users.push(user(&store, name).await);
-    }
-    let [ana, bob, cyd, dan, eve] = <[_; 5]>::try_from(users).ok().expect("five users");
+    let (ana, bob, cyd) = (user(&store, "ana").await, user(&store, "bob").await, user(&store, "cyd").await);
+    let (dan, eve) = (user(&store, "dan").await, user(&store, "eve").await);
     store.open_dm(ana.user.id, bob.user.id, Uuid::now_v7(), now_ms()).await.unwrap();
     let trio = channel(&store, &ana, ChannelKind::Private, "trio").await;
     join(&store, trio.id, &bob).await;
