@@ -2,7 +2,7 @@
 // (so a deployed update is picked up at once), falling back to the cache when offline.
 // Never touches /api/ — messages, sessions and the WebSocket always go to the network.
 
-const CACHE = 'banter-shell-v2';
+const CACHE = 'banter-shell-v3';
 const SHELL = [
   '/',
   '/index.html',
@@ -12,11 +12,13 @@ const SHELL = [
   '/css/layout.css',
   '/css/chat.css',
   '/css/forms.css',
+  '/css/live.css',
   '/js/app.js',
   '/js/api.js',
   '/js/dom.js',
   '/js/format.js',
   '/js/gateway.js',
+  '/js/live.js',
   '/js/outbox.js',
   '/js/state.js',
   '/js/sync.js',
@@ -24,8 +26,11 @@ const SHELL = [
   '/js/views/composer.js',
   '/js/views/dialogs.js',
   '/js/views/header.js',
+  '/js/views/menu.js',
   '/js/views/messages.js',
+  '/js/views/presence.js',
   '/js/views/sidebar.js',
+  '/js/views/typing.js',
 ];
 
 self.addEventListener('install', (event) => {

@@ -78,8 +78,17 @@ export const api = {
   markRead: (id, seq) => request('POST', `/api/channels/${enc(id)}/read`, { seq }),
   openDm: (userId) => request('POST', '/api/dms', { user_id: userId }),
 
-  sendMessage: (channelId, body, clientId) =>
-    request('POST', '/api/messages', { channel_id: channelId, body, client_id: clientId }),
+  sendMessage: (channelId, body, clientId, replyTo) =>
+    request('POST', '/api/messages', { channel_id: channelId, body, client_id: clientId, ...(replyTo ? { reply_to: replyTo } : {}) }),
+  editMessage: (channelId, messageId, body) =>
+    request('PATCH', `/api/messages/${enc(channelId)}/${enc(messageId)}`, { body }),
+  deleteMessage: (channelId, messageId) => request('DELETE', `/api/messages/${enc(channelId)}/${enc(messageId)}`),
+  react: (channelId, messageId, emoji) =>
+    request('PUT', `/api/messages/${enc(channelId)}/${enc(messageId)}/reactions/${enc(emoji)}`),
+  unreact: (channelId, messageId, emoji) =>
+    request('DELETE', `/api/messages/${enc(channelId)}/${enc(messageId)}/reactions/${enc(emoji)}`),
+  /** Who received and read message `seq`: { recipients, delivered_count, read_count, members }. */
+  receipts: (channelId, seq) => request('GET', `/api/messages/${enc(channelId)}/${enc(seq)}/receipts`),
   /** `opts`: { before, after, limit } */
   messages: (channelId, opts = {}) => request('GET', `/api/messages/${enc(channelId)}${query(opts)}`),
   health: () => request('GET', '/api/health'),

@@ -2,19 +2,23 @@
 // the gateway to state and the views, and handles navigation, the mobile drawer and log-out.
 
 import { api, NetworkError } from './api.js';
-import { $ } from './dom.js';
+import { $, h } from './dom.js';
 import { Gateway } from './gateway.js';
 import {
   state, on, reset, setConn, setActive, upsertChannel, unread, channelTitle,
 } from './state.js';
 import * as sync from './sync.js';
+import * as live from './live.js';
 import { renderAuth } from './views/auth.js';
 import { mountSidebar } from './views/sidebar.js';
 import { mountHeader } from './views/header.js';
 import { mountMessages } from './views/messages.js';
 import { mountComposer } from './views/composer.js';
+import { mountTyping } from './views/typing.js';
+import { mountPresenceDots } from './views/presence.js';
+import { openMessageMenu } from './views/menu.js';
 import {
-  createChannelDialog, browseDialog, userPickerDialog, confirmDialog, toast,
+  createChannelDialog, browseDialog, userPickerDialog, confirmDialog, receiptsDialog, toast,
 } from './views/dialogs.js';
 
 const els = {
@@ -25,6 +29,7 @@ const els = {
   scrim: $('#scrim'),
   header: $('#conv-header'),
   messages: $('#messages'),
+  typing: $('#typing'),
   composer: $('#composer'),
 };
 
@@ -47,6 +52,64 @@ sync.init({ gateway, notify: (text) => toast(text) });
 
 let views = null;
 
+live.init({
+  gateway,
+  notify: (text) => toast(text),
+  // The newest messages of this channel are on screen: a new one is read as it arrives.
+  isReading: (id) => Boolean(views && id === state.activeId && views.list.channelId === id
+    && document.visibilityState === 'visible' && views.list.isNearBottom()),
+});
+
+/** Reports what the reader has on screen in the open channel as read. */
+function markSeen() {
+  if (!views || !state.activeId || views.list.channelId !== state.activeId) return;
+  live.markRead(state.activeId, views.list.seenSeq());
+}
+
+/** Copies text to the clipboard (the old way where the Clipboard API is not allowed: http). */
+function copyText(text) {
+  const done = () => toast('Copied.', 'ok');
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => toast('Could not copy.'));
+    return;
+  }
+  const area = h('textarea.offscreen', { readonly: true, 'aria-hidden': 'true' });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  area.remove();
+  if (ok) done();
+  else toast('Could not copy.');
+}
+
+/** The menu of one message: reactions, Reply, Edit, Copy, Delete. */
+function openMenu(m, anchor, opts = {}) {
+  const ch = state.channels.get(m.channel_id);
+  const mine = Boolean(state.me && m.sender.id === state.me.id);
+  const role = ch && ch.membership && ch.membership.role;
+  openMessageMenu(m, anchor, {
+    pickerOnly: opts.pickerOnly,
+    fromTouch: opts.fromTouch,
+    canEdit: mine,
+    canDelete: mine || role === 'owner' || role === 'admin',
+    onReact: (emoji) => live.toggleReaction(m.channel_id, m.id, emoji),
+    onReply: () => views.composer.reply(m),
+    onEdit: () => views.composer.edit(m),
+    onCopy: () => copyText(m.body),
+    onDelete: async () => {
+      const whose = mine ? '' : ` from ${m.sender.display_name}`;
+      const ok = await confirmDialog(`Delete this message${whose}?`, 'Everyone will see "This message was deleted" instead.', 'Delete');
+      if (ok) live.deleteMessage(m.channel_id, m.id).catch((e) => toast(e.message));
+    },
+  });
+}
+
 function mountViews() {
   const actions = {
     select: selectChannel,
@@ -67,6 +130,7 @@ function mountViews() {
     invite,
     leave,
     logout,
+    toggleDnd: () => live.chooseStatus(live.chosen() === 'dnd' ? 'online' : 'dnd'),
   };
   mountSidebar(els.sidebar, actions);
   mountHeader(els.header, actions);
@@ -75,16 +139,38 @@ function mountViews() {
     loadGap: sync.loadGap,
     retry: sync.retryPending,
     dismiss: sync.discardPending,
+    openMenu,
+    react: (m, emoji) => live.toggleReaction(m.channel_id, m.id, emoji),
+    reply: (m) => views.composer.reply(m),
+    receipts: (m) => receiptsDialog(m),
+    notify: (text) => toast(text, 'info'),
   });
-  const composer = mountComposer(els.composer, (body) => {
-    if (state.activeId) sync.sendMessage(state.activeId, body);
+  const composer = mountComposer(els.composer, {
+    send: (body, replyTo) => {
+      if (!state.activeId) return;
+      sync.sendMessage(state.activeId, body, replyTo && replyTo.channel_id === state.activeId ? replyTo : null);
+      list.clearDivider();
+    },
+    edit: (m, body) => live.editMessage(m.channel_id, m.id, body).catch((e) => toast(e.message)),
+    typing: live.composing,
+    stopTyping: live.stopTyping,
   });
+  mountTyping(els.typing);
+  mountPresenceDots();
   on('messages', (channelId) => {
     if (channelId === list.channelId) {
       list.render();
-      sync.markReadSoon();
+      markSeen();
     }
   });
+  let seenFrame = 0;
+  els.messages.addEventListener('scroll', () => {
+    if (seenFrame) return;
+    seenFrame = requestAnimationFrame(() => {
+      seenFrame = 0;
+      markSeen();
+    });
+  }, { passive: true });
   on('channels', updateTitle);
   on('ready', onReady);
   on('active-lost', () => selectChannel(defaultChannel()));
@@ -152,11 +238,12 @@ function selectChannel(id) {
   views.composer.setChannel(ch);
   views.list.open(id);
   sync.loadLatest(id);
+  sync.refreshIfStale(id);
   // Refresh member count and topic, which no event updates.
   api.channel(id).then((fresh) => {
     if (state.channels.has(id)) upsertChannel(fresh);
   }).catch(() => { /* keep what we have */ });
-  sync.markReadSoon();
+  markSeen();
   closeDrawer();
   if (matchMedia('(min-width: 768px)').matches) views.composer.focus();
   updateTitle();
@@ -226,8 +313,8 @@ async function boot(attempt = 0) {
   }
 }
 
-document.addEventListener('visibilitychange', () => sync.markReadSoon());
-window.addEventListener('focus', () => sync.markReadSoon());
+document.addEventListener('visibilitychange', markSeen);
+window.addEventListener('focus', markSeen);
 window.addEventListener('hashchange', () => {
   const id = channelFromHash();
   if (id && id !== state.activeId) selectChannel(id);

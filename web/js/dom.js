@@ -87,6 +87,13 @@ const ICONS = {
   clock: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 7.5V12l3 2',
   check: 'M5 12.5l4.5 4.5L19 7.5',
   alert: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M12 7.5v5.5M12 16.5v.01',
+  checks: 'M1.5 12.5l4.5 4.5L15.5 7.5M11 16.5l.5.5L22 7.5',
+  reply: 'M10 8L5 12.5l5 4.5M5.5 12.5H14a5 5 0 0 1 5 5V19',
+  edit: 'M15.5 5.5l3 3M4 20l1-4L16 5l3 3L8 19z',
+  trash: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
+  smile: 'M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18M8.5 14.5a4.5 4.5 0 0 0 7 0M9 9.5v.01M15 9.5v.01',
+  more: 'M5 12h.01M12 12h.01M19 12h.01',
+  copy: 'M9 9h11v11H9zM5 15H4V4h11v1',
 };
 
 export function icon(name) {

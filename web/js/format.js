@@ -59,3 +59,18 @@ export function linkify(body) {
   if (last < body.length) out.push(body.slice(last));
   return out;
 }
+
+const relFmt = typeof Intl.RelativeTimeFormat === 'function' ? new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' }) : null;
+
+/** "last seen 5 minutes ago", "last seen yesterday at 14:02", or "offline" when unknown. */
+export function lastSeen(iso) {
+  if (!iso) return 'offline';
+  const then = new Date(iso);
+  const mins = Math.max(0, Math.round((Date.now() - then) / 60000));
+  if (mins < 1) return 'last seen just now';
+  if (mins < 60 && relFmt) return `last seen ${relFmt.format(-mins, 'minute')}`;
+  const day = dayLabel(iso);
+  if (day === 'Today') return `last seen today at ${time(iso)}`;
+  if (day === 'Yesterday') return `last seen yesterday at ${time(iso)}`;
+  return `last seen ${day}`;
+}

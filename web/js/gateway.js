@@ -218,11 +218,16 @@ export class Gateway {
     clearTimeout(this.pongTimer);
   }
 
-  /** Sends one frame; returns its request id, or null when the socket is not ready. */
+  /**
+   * Sends one frame; returns its request id, or null when the socket is not ready. `id`
+   * `false` sends the frame without one (events the server answers only when they fail);
+   * then the return value is `true`.
+   */
   send(type, data, id = uuid()) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return null;
-    const frame = data === undefined ? { type, id } : { type, id, data };
+    const frame = id === false ? { type } : { type, id };
+    if (data !== undefined) frame.data = data;
     this.ws.send(JSON.stringify(frame));
-    return id;
+    return id === false ? true : id;
   }
 }

@@ -4,7 +4,8 @@
 // user (`user_id`); another user's records are cleared when someone signs in.
 //
 // Record: { client_id, user_id, channel_id, body, created_at (ISO), state: 'sending'|'failed',
-//           error (text shown when failed), code (the server's error code) }
+//           error (text shown when failed), code (the server's error code),
+//           reply_to (message id or null), reply_preview (its quote, shown meanwhile) }
 //
 // When IndexedDB is unavailable (some private modes) the outbox lives in memory only: sends
 // still work, they just do not survive a reload.
@@ -13,7 +14,7 @@ const DB_NAME = 'banter';
 const DB_VERSION = 1;
 const STORE = 'outbox';
 /** Fields persisted; the in-memory entry carries more (request id, timers). */
-const FIELDS = ['client_id', 'user_id', 'channel_id', 'body', 'created_at', 'state', 'error', 'code'];
+const FIELDS = ['client_id', 'user_id', 'channel_id', 'body', 'created_at', 'state', 'error', 'code', 'reply_to', 'reply_preview'];
 
 let dbPromise = null;
 /** Used when IndexedDB cannot be opened. */

@@ -3,7 +3,10 @@
 
 const listeners = new Map();
 
-/** Subscribes to a topic ('channels', 'messages', 'conn', 'active', 'me'); returns unsubscribe. */
+/**
+ * Subscribes to a topic ('channels', 'messages', 'conn', 'active', 'me', 'presence', 'typing',
+ * 'receipts', 'users'); returns unsubscribe.
+ */
 export function on(topic, fn) {
   if (!listeners.has(topic)) listeners.set(topic, new Set());
   listeners.get(topic).add(fn);
@@ -32,6 +35,14 @@ export const state = {
   activeId: null,
   /** 'connecting' | 'syncing' | 'connected' | 'reconnecting' | 'offline' */
   conn: 'connecting',
+  /** user id → { status: online|away|dnd|offline, last_seen_at? } (absent = offline). */
+  presence: new Map(),
+  /** channel id → user ids typing there now (never me), in the order they started. */
+  typing: new Map(),
+  /** channel id → Map(user id → { delivered_seq, read_seq }) for small channels. */
+  receipts: new Map(),
+  /** user id → User: every profile seen (senders, DM peers, members), for names. */
+  users: new Map(),
 };
 
 export function reset() {
@@ -39,6 +50,10 @@ export function reset() {
   state.channels.clear();
   state.convs.clear();
   state.activeId = null;
+  state.presence.clear();
+  state.typing.clear();
+  state.receipts.clear();
+  state.users.clear();
   emit('channels');
 }
 
@@ -55,7 +70,8 @@ export function conv(id) {
   let c = state.convs.get(id);
   if (!c) {
     c = {
-      messages: [], seqs: new Set(), pending: [], gaps: [], loaded: false, loading: false, hasOlder: false, loadingOlder: false,
+      messages: [], seqs: new Set(), byId: new Map(), pending: [], gaps: [], loaded: false, loading: false,
+      hasOlder: false, loadingOlder: false,
     };
     state.convs.set(id, c);
   }
@@ -64,7 +80,10 @@ export function conv(id) {
 
 export function setChannels(list) {
   state.channels.clear();
-  for (const ch of list) state.channels.set(ch.id, ch);
+  for (const ch of list) {
+    state.channels.set(ch.id, ch);
+    if (ch.peer) rememberUser(ch.peer);
+  }
   emit('channels');
 }
 
@@ -72,8 +91,12 @@ export function upsertChannel(ch) {
   const old = state.channels.get(ch.id);
   if (old && old.head_seq > ch.head_seq) ch.head_seq = old.head_seq;
   if (old && old.membership && ch.membership && old.membership.read_seq > ch.membership.read_seq) {
+    // A REST answer older than what the socket told us: keep the newer read position.
     ch.membership.read_seq = old.membership.read_seq;
+    ch.membership.unread_count = old.membership.unread_count;
+    ch.membership.mention_count = old.membership.mention_count;
   }
+  if (ch.peer) rememberUser(ch.peer);
   state.channels.set(ch.id, { ...old, ...ch });
   emit('channels');
 }
@@ -84,9 +107,52 @@ export function removeChannel(id) {
   emit('channels');
 }
 
+/** Unread messages: the server's count (ready, channel:unread), moved by live messages. */
 export function unread(ch) {
   if (!ch || !ch.membership) return 0;
-  return Math.max(0, ch.head_seq - ch.membership.read_seq);
+  const m = ch.membership;
+  if (typeof m.unread_count === 'number') return Math.max(0, m.unread_count);
+  return Math.max(0, ch.head_seq - m.read_seq);
+}
+
+/** Unread messages that mention me. */
+export function mentions(ch) {
+  return (ch && ch.membership && ch.membership.mention_count) || 0;
+}
+
+/** Keeps a profile for showing names (typing, receipts); returns it. */
+export function rememberUser(u) {
+  if (!u || !u.id) return u;
+  const old = state.users.get(u.id);
+  if (!old || old.display_name !== u.display_name || old.username !== u.username) {
+    state.users.set(u.id, { id: u.id, username: u.username, display_name: u.display_name, created_at: u.created_at });
+  }
+  return u;
+}
+
+/** A user's presence status: online, away, dnd or offline. */
+export function statusOf(userId) {
+  const p = state.presence.get(userId);
+  return (p && p.status) || 'offline';
+}
+
+/** A held message by id, or null. */
+export function findMessage(channelId, messageId) {
+  const c = state.convs.get(channelId);
+  return (c && c.byId.get(messageId)) || null;
+}
+
+/**
+ * Changes a held message in place (`fn(message)`), marks it changed so its bubble is rebuilt,
+ * and re-renders. Returns the message, or null when it is not held.
+ */
+export function patchMessage(channelId, messageId, fn) {
+  const m = findMessage(channelId, messageId);
+  if (!m) return null;
+  fn(m);
+  m._v = (m._v || 0) + 1;
+  emit('messages', channelId);
+  return m;
 }
 
 /** Display name of a channel: DMs show the peer's display name. */
@@ -145,6 +211,8 @@ export function addMessages(channelId, msgs) {
     if (m.channel_id !== channelId || c.seqs.has(m.seq)) continue;
     c.seqs.add(m.seq);
     c.messages.push(m);
+    c.byId.set(m.id, m);
+    rememberUser(m.sender);
     added++;
   }
   if (added) {

@@ -13,10 +13,14 @@
 //   and then go out (again) with the SAME `client_id`; the server stores each once.
 //   Non-retryable errors mark a send failed (Retry/Discard); `internal`/`rate_limited` retry
 //   after a short delay; a send unanswered for UNACKED_FAIL_MS on a live connection fails.
-// - History pages over REST (first open, older pages, gaps) and read markers.
+// - History pages over REST (first open, older pages, gaps). Everything else live (edits,
+//   reactions, receipts, typing, presence, unread counts) is live.js's. Sync replays only
+//   messages after a position, so after a reconnect the held window of a channel is fetched
+//   again when it is shown, to pick up edits, deletes and reactions made meanwhile.
 
 import { api, uuid, sentence } from './api.js';
 import * as outbox from './outbox.js';
+import * as live from './live.js';
 import {
   state, emit, conv, setChannels, upsertChannel, removeChannel, addMessages, addPending, dropPending,
   findPending, allPending, lastSeq, firstSeq, contiguousTop, addGap, setConn,
@@ -64,6 +68,7 @@ export function resetSession() {
   clearTimeout(retryTimer);
   retryTimer = null;
   holdUntil = 0;
+  live.resetSession();
 }
 
 export function handleFrame(frame) {
@@ -95,10 +100,11 @@ export function handleFrame(frame) {
       if (state.activeId === d.channel_id) emit('active-lost', d.channel_id);
       break;
     case 'error':
-      onError(frame.id, d || {});
+      if (!live.handleError(frame.id, d || {})) onError(frame.id, d || {});
       break;
     default:
-      break; // additive protocol: ignore unknown events
+      live.handleFrame(frame); // additive protocol: it ignores unknown events
+      break;
   }
 }
 
@@ -117,7 +123,10 @@ function onReady(d) {
     discardChannelOutbox(id, 'you are no longer in that conversation');
     state.convs.delete(id);
   }
+  // What is held from before this connection may have been edited, deleted or reacted to.
+  for (const c of state.convs.values()) if (c.loaded) c.stale = true;
   setChannels(d.channels);
+  live.onReady(d);
   // Positions are taken before views react to `ready` (they may start loading a channel,
   // which then resumes itself when its page arrives: see loadLatest).
   const resume = [...state.convs].filter(([, c]) => c.loaded).map(([id]) => id);
@@ -154,6 +163,7 @@ function finishResume() {
   synced = true;
   setConn('connected');
   flushOutbox();
+  if (state.activeId) refreshIfStale(state.activeId);
 }
 
 function onSyncMessages(d) {
@@ -194,7 +204,12 @@ function syncFailed(entry, err) {
 
 /** Merges committed messages from any source; my own ones settle their outbox entries. */
 function ingest(channelId, msgs) {
-  for (const m of msgs) if (isMine(m)) settle(m.client_id);
+  let top = 0;
+  for (const m of msgs) {
+    if (isMine(m)) settle(m.client_id);
+    if (m.seq > top) top = m.seq;
+  }
+  live.noteDelivered(channelId, top);
   return addMessages(channelId, msgs);
 }
 
@@ -220,6 +235,7 @@ function ingestLive(m) {
 
 function onMessage(m) {
   const ch = state.channels.get(m.channel_id);
+  live.onMessage(m, Boolean(ch && m.seq > ch.head_seq));
   if (ch && m.seq > ch.head_seq) {
     ch.head_seq = m.seq;
     emit('channels');
@@ -239,9 +255,11 @@ function onAck(reqId, a) {
   const c = state.convs.get(a.channel_id);
   if (!c || !c.loaded) return;
   const { id, username, display_name, created_at } = state.me;
+  const reply = found.pending.reply_preview;
   ingestLive({
     id: a.message_id, channel_id: a.channel_id, seq: a.seq, client_id: a.client_id, body: found.pending.body,
     created_at: a.created_at, sender: { id, username, display_name, created_at },
+    ...(reply ? { reply_to: reply } : {}),
   });
 }
 
@@ -300,6 +318,36 @@ export async function loadLatest(id) {
   } finally {
     c.loading = false;
     if (!c.loaded) emit('messages', id);
+  }
+}
+
+/**
+ * After a reconnect: fetches the newest page again and updates the held messages in it
+ * (edits, deletes and reactions made while this device was away are not replayed by `sync`).
+ */
+export async function refreshIfStale(id) {
+  const c = state.convs.get(id);
+  if (!c || !c.loaded || !c.stale || c.refreshing) return;
+  c.refreshing = true;
+  try {
+    const page = await api.messages(id, { limit: PAGE });
+    if (state.convs.get(id) !== c) return;
+    c.stale = false;
+    const fields = ['body', 'edited_at', 'deleted_at', 'reactions', 'reply_to'];
+    let changed = false;
+    for (const fresh of page.messages) {
+      const held = c.byId.get(fresh.id);
+      if (!held) continue;
+      if (fields.every((f) => JSON.stringify(held[f] || null) === JSON.stringify(fresh[f] || null))) continue;
+      for (const f of fields) held[f] = fresh[f];
+      held._v = (held._v || 0) + 1;
+      changed = true;
+    }
+    if (!ingest(id, page.messages) && changed) emit('messages', id);
+  } catch (e) {
+    if (e && e.status !== 401) console.warn('refresh failed', e);
+  } finally {
+    c.refreshing = false;
   }
 }
 
@@ -370,12 +418,19 @@ export async function restoreOutbox(me) {
   }
 }
 
-/** Queues a message: shown as "Sending…" at once, persisted, then sent when connected. */
-export async function sendMessage(channelId, body) {
+/**
+ * Queues a message: shown as "Sending…" at once, persisted, then sent when connected.
+ * `replyTo`: the message it answers (same channel), quoted above it.
+ */
+export async function sendMessage(channelId, body, replyTo = null) {
   const p = {
     client_id: uuid(), user_id: state.me ? state.me.id : null, channel_id: channelId, body,
     created_at: new Date().toISOString(), state: 'sending', error: null, code: null,
     persisted: false, reqId: null,
+    reply_to: replyTo ? replyTo.id : null,
+    reply_preview: replyTo ? {
+      message_id: replyTo.id, seq: replyTo.seq, sender: replyTo.sender, quote: quote(replyTo.body), deleted: false,
+    } : null,
   };
   addPending(p);
   try {
@@ -392,7 +447,9 @@ export async function sendMessage(channelId, body) {
 function transmit(p) {
   if (p.state !== 'sending' || !p.persisted || p.reqId || !synced || !gateway || !gateway.isReady) return;
   if (Date.now() < holdUntil) return; // the retry timer flushes it
-  const id = gateway.send('message:send', { channel_id: p.channel_id, body: p.body, client_id: p.client_id });
+  const data = { channel_id: p.channel_id, body: p.body, client_id: p.client_id };
+  if (p.reply_to) data.reply_to = p.reply_to;
+  const id = gateway.send('message:send', data);
   if (!id) return;
   inflight.set(id, p.client_id);
   p.reqId = id;
@@ -486,42 +543,7 @@ function discardChannelOutbox(channelId, why) {
   notify(`${n} unsent message${n === 1 ? ' was' : 's were'} discarded: ${why}.`);
 }
 
-// ---- read markers -------------------------------------------------------------------------
-
-let readTimer = null;
-/** channel id → seq still to be reported to the server. */
-const unsentReads = new Map();
-
-/**
- * Marks the open channel read up to its newest message when the page is visible: at once in
- * local state (so no badge flickers), and to the server shortly after (coalesced).
- */
-export function markReadSoon() {
-  const id = state.activeId;
-  const ch = id && state.channels.get(id);
-  if (!ch || !ch.membership || document.visibilityState !== 'visible') return;
-  const seq = lastSeq(id);
-  if (seq <= ch.membership.read_seq) return;
-  ch.membership.read_seq = seq;
-  emit('channels');
-  unsentReads.set(id, seq);
-  clearTimeout(readTimer);
-  readTimer = setTimeout(flushReads, 300);
-}
-
-async function flushReads() {
-  const batch = [...unsentReads];
-  unsentReads.clear();
-  for (const [id, seq] of batch) {
-    try {
-      const m = await api.markRead(id, seq);
-      const ch = state.channels.get(id);
-      if (m && ch && ch.membership && m.read_seq > ch.membership.read_seq) {
-        ch.membership.read_seq = m.read_seq;
-        emit('channels');
-      }
-    } catch (e) {
-      if (e.status !== 401 && e.status !== 404) console.warn('mark read failed', e);
-    }
-  }
+function quote(body) {
+  const chars = [...body];
+  return chars.length > 120 ? `${chars.slice(0, 120).join('')}…` : body;
 }

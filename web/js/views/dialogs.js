@@ -1,5 +1,6 @@
-// Modal dialogs (create a channel, browse public channels, pick a user for a DM or an invite)
-// and transient toasts. Built on <dialog> with showModal(); server strings render as text.
+// Modal dialogs (create a channel, browse public channels, pick a user for a DM or an invite,
+// who received and read a message) and transient toasts. Built on <dialog> with showModal();
+// server strings render as text.
 
 import { api } from '../api.js';
 import { h, replace, icon, initials, hueClass } from '../dom.js';
@@ -184,6 +185,35 @@ export function confirmDialog(title, text, actionLabel) {
     no.addEventListener('click', () => m.close());
     m.dialog.addEventListener('close', () => resolve(answer));
     yes.focus();
+  });
+}
+
+/**
+ * Who received and read my message `m` (GET /api/messages/:channelId/:seq/receipts): each
+ * member by name in small channels, counts in big ones.
+ */
+export function receiptsDialog(m) {
+  const summary = h('p.receipt-summary', { testid: 'receipts-summary', text: 'Loading…' });
+  const list = h('ul.pick-list', { testid: 'receipts-list' });
+  const quote = h('p.receipt-quote', { text: m.body });
+  const mm = modal('Message info', 'receipts-dialog', h('div.modal-body', null, quote, summary, list));
+  list.before(mm.errorEl);
+  api.receipts(m.channel_id, m.seq).then((r) => {
+    const others = r.recipients;
+    summary.textContent = others === 0
+      ? 'Nobody else is in this conversation yet.'
+      : `Read by ${r.read_count} of ${others} · delivered to ${r.delivered_count} of ${others}`;
+    const order = { read: 0, delivered: 1, sent: 2 };
+    const rows = r.members.map((x) => ({ user: x.user, st: x.read ? 'read' : x.delivered ? 'delivered' : 'sent' }))
+      .sort((a, b) => order[a.st] - order[b.st] || a.user.display_name.localeCompare(b.user.display_name));
+    const label = { read: 'Read', delivered: 'Delivered', sent: 'Not delivered yet' };
+    replace(list, rows.map(({ user, st }) => h('li.pick-row', { testid: 'receipt-row', dataset: { username: user.username, state: st } },
+      h(`span.avatar.${hueClass(user.id)}`, { text: initials(user.display_name) }),
+      h('div.pick-text', null, h('b', { text: user.display_name }), h('small', { text: `@${user.username}` })),
+      h('span.receipt-state', { dataset: { receipt: st } }, icon(st === 'sent' ? 'check' : 'checks'), label[st]))));
+  }).catch((e) => {
+    summary.textContent = '';
+    mm.error(e.message);
   });
 }
 

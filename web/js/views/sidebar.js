@@ -1,8 +1,11 @@
-// The channel sidebar: connection status, channels, DMs with unread badges, and the account
-// footer with log-out. On narrow screens it is a slide-over drawer (see app.js).
+// The channel sidebar: connection status, channels, DMs (with the peer's presence) with
+// unread and mention badges, and the account footer with my status (online / do not
+// disturb; away is automatic) and log-out. On narrow screens it is a slide-over drawer (see
+// app.js).
 
-import { h, replace, icon, initials, hueClass } from '../dom.js';
-import { state, on, unread, channelTitle } from '../state.js';
+import { h, replace, icon } from '../dom.js';
+import { state, on, unread, mentions, channelTitle, statusOf } from '../state.js';
+import { avatar, STATUS_LABEL } from './presence.js';
 
 const STATUS_TEXT = {
   connecting: 'Connecting…',
@@ -14,7 +17,8 @@ const STATUS_TEXT = {
 
 /**
  * @param {HTMLElement} root
- * @param {object} actions  { select(id), createChannel(), browse(), newDm(), logout(), close() }
+ * @param {object} actions  { select(id), createChannel(), browse(), newDm(), logout(), close(),
+ *   toggleDnd() }
  */
 export function mountSidebar(root, actions) {
   const status = h('div.conn', { testid: 'conn-status', role: 'status', 'aria-live': 'polite' },
@@ -56,9 +60,10 @@ export function mountSidebar(root, actions) {
 
   function item(ch) {
     const n = unread(ch);
+    const at = mentions(ch);
     const active = ch.id === state.activeId;
     const lead = ch.kind === 'dm'
-      ? h(`span.avatar.avatar-sm.${hueClass(ch.peer ? ch.peer.id : ch.id)}`, { text: initials(channelTitle(ch)) })
+      ? avatar(ch.peer || { id: ch.id, display_name: channelTitle(ch) }, { size: 'sm', dot: Boolean(ch.peer) })
       : h('span.chan-icon', null, icon(ch.kind === 'private' ? 'lock' : 'hash'));
     return h('li', null,
       h('button.chan-item', {
@@ -71,6 +76,9 @@ export function mountSidebar(root, actions) {
       },
       lead,
       h('span.chan-name', { text: channelTitle(ch) }),
+      at > 0 && n > 0 ? h('span.badge.mention', {
+        testid: 'mention-badge', text: '@', title: `${at} mention${at === 1 ? '' : 's'}`, 'aria-label': `${at} unread mention${at === 1 ? '' : 's'}`,
+      }) : null,
       n > 0 ? h('span.badge', { testid: 'unread-badge', text: n > 99 ? '99+' : String(n), 'aria-label': `${n} unread` }) : null));
   }
 
@@ -90,18 +98,28 @@ export function mountSidebar(root, actions) {
   function renderMe() {
     const me = state.me;
     if (!me) return replace(footer);
+    const status = statusOf(me.id) === 'offline' ? 'online' : statusOf(me.id);
     replace(footer,
-      h(`span.avatar.${hueClass(me.id)}`, { text: initials(me.display_name) }),
+      avatar(me),
       h('div.me-names', null,
         h('span.me-name', { testid: 'me-name', text: me.display_name }),
-        h('span.me-handle', { text: `@${me.username}` })),
+        h('span.me-handle', null,
+          h('span', { text: `@${me.username}` }),
+          h('button.status-btn', {
+            type: 'button', testid: 'status-toggle', dataset: { status },
+            title: status === 'dnd' ? 'Turn off do not disturb' : 'Turn on do not disturb',
+            on: { click: actions.toggleDnd },
+          }, h('span.status-dot'), h('span', { text: STATUS_LABEL[status] })))),
       h('button.icon-btn', {
         type: 'button', title: 'Log out', 'aria-label': 'Log out', testid: 'logout',
         on: { click: actions.logout },
       }, icon('logout')));
   }
 
-  const offs = [on('conn', renderStatus), on('channels', renderChannels), on('active', renderChannels), on('me', renderMe)];
+  const offs = [
+    on('conn', renderStatus), on('channels', renderChannels), on('active', renderChannels), on('me', renderMe),
+    on('presence', (id) => { if (!id || (state.me && id === state.me.id)) renderMe(); }),
+  ];
   renderStatus();
   renderChannels();
   renderMe();
