@@ -158,7 +158,7 @@ mod tests {
             Incoming::Event(Some(id), event) => assert_eq!((id.as_str(), *event), ("s3", ack)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(classify(r#"{"type":"typing:indicator","data":{}}"#), Incoming::Unknown));
+        assert!(matches!(classify(r#"{"type":"future:event","data":{}}"#), Incoming::Unknown));
         assert!(matches!(classify("nope"), Incoming::Malformed(_)));
     }
 

@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod order;
 pub mod redis;
 pub mod registry;
+mod targets;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -221,48 +222,6 @@ impl Hub {
                 Some(relay) => relay.resync(self, channels),
                 None => self.close_all(RESYNC),
             },
-        }
-    }
-
-    /// Sends `event` to every connection of each of `users`, on every node (encoded once).
-    pub fn to_users(&self, users: &[Uuid], event: &ServerEvent) {
-        if users.is_empty() {
-            return;
-        }
-        let frame = frame(None, event);
-        self.to_users_local(users, &frame);
-        if let Some(relay) = self.relay() {
-            relay.send(&wire::Action::Users { users: users.to_vec() }, &frame);
-        }
-    }
-
-    fn to_users_local(&self, users: &[Uuid], frame: &Frame) {
-        let registry = self.read();
-        for user in users {
-            for id in registry.of_user(*user) {
-                if let Some(entry) = registry.get(*id) {
-                    entry.outbox.offer(frame.clone());
-                }
-            }
-        }
-    }
-
-    /// Delivers `event` to every subscriber of `channel` except the connections of `except`,
-    /// on every node, now (no `seq` ordering: for ephemeral state such as typing).
-    pub fn publish_except(&self, channel: Uuid, except: Uuid, event: &ServerEvent) {
-        let frame = frame(None, event);
-        self.deliver_except(channel, except, &frame);
-        if let Some(relay) = self.relay() {
-            relay.send(&wire::Action::ChannelExcept { channel, except }, &frame);
-        }
-    }
-
-    fn deliver_except(&self, channel: Uuid, except: Uuid, frame: &Frame) {
-        let registry = self.read();
-        for (id, outbox) in registry.subscribers(channel) {
-            if registry.get(*id).is_some_and(|e| e.user_id != except) {
-                outbox.offer(frame.clone());
-            }
         }
     }
 

@@ -75,13 +75,20 @@ fn announce(state: &AppState, target: &Message, user: Uuid, emoji: &str, added: 
     state.hub.publish(target.channel_id, &ServerEvent::ReactionUpdate(update));
 }
 
-/// Fills `reactions` of each message (ascending `seq`, one channel) as `viewer` sees them.
+/// Fills `reactions` (as `viewer` sees them) and `mentions` of each message of a page
+/// (ascending `seq`, one channel), so history and replays carry what live events did.
 pub async fn attach(state: &AppState, channel: Uuid, viewer: Uuid, messages: &mut [Message]) -> Result<(), AppError> {
     let (Some(first), Some(last)) = (messages.first(), messages.last()) else { return Ok(()) };
-    let counts = state.store.reactions(channel, first.seq, last.seq, viewer).await?;
-    for (message_id, count) in counts {
+    let (from, to) = (first.seq, last.seq);
+    let at = |messages: &[Message], seq: i64| messages.binary_search_by_key(&seq, |m| m.seq).ok();
+    for (message_id, count) in state.store.reactions(channel, from, to, viewer).await? {
         if let Some(m) = messages.iter_mut().find(|m| m.id == message_id) {
             m.reactions.push(count);
+        }
+    }
+    for (seq, user) in state.store.mentions(channel, from, to).await? {
+        if let Some(i) = at(messages, seq) {
+            messages[i].mentions.push(user);
         }
     }
     Ok(())

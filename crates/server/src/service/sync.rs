@@ -61,7 +61,8 @@ pub async fn replay(
         (Page::After { after: after_seq, limit: SYNC_PAGE }, Some(after_seq))
     };
     loop {
-        let (messages, has_more) = state.store.messages(channel_id, page).await?;
+        let (mut messages, has_more) = state.store.messages(channel_id, page).await?;
+        crate::service::reactions::attach(state, channel_id, user, &mut messages).await?;
         let (Some(first), Some(last)) = (messages.first(), messages.last()) else { break };
         if cursor.is_none() && first.seq > after_seq + 1 {
             replay.gap = Some(SyncGap { channel_id, after_seq, before_seq: first.seq });

@@ -247,6 +247,9 @@ pub trait MessageStore: Send + Sync {
         to_seq: i64,
         viewer: Uuid,
     ) -> StoreResult<Vec<(Uuid, ReactionCount)>>;
+    /// Who the messages of `channel` with `from_seq <= seq <= to_seq` mention: `(seq, user)`
+    /// pairs by seq.
+    async fn mentions(&self, channel: Uuid, from_seq: i64, to_seq: i64) -> StoreResult<Vec<(i64, Uuid)>>;
     /// Ids of the members of `channel` whose usernames are in `usernames` (lower-case keys).
     async fn resolve_mentions(&self, channel: Uuid, usernames: &[String]) -> StoreResult<Vec<Uuid>>;
 }

@@ -103,3 +103,30 @@ async fn bad_reactions_are_refused_and_change_nothing() {
     let page = within("history", ana.client.messages(general, Page::latest(10))).await.unwrap();
     assert!(page.messages[0].reactions.is_empty(), "a tombstone keeps no reactions");
 }
+
+#[tokio::test]
+async fn history_and_sync_replay_carry_reactions_and_mentions() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.register("ana").await, app.register("bob").await);
+    let general = general_id(&ana).await;
+    post(&ana, general, "plain").await;
+    let mention = post(&ana, general, "hey @bob and @nobody").await;
+    assert_eq!(mention.mentions, vec![bob.id()], "only members are resolved");
+    within("react", bob.client.react(general, mention.id, "🎉", true)).await.unwrap();
+
+    let page = within("history", bob.client.messages(general, Page::latest(10))).await.unwrap();
+    let (plain, held) = (&page.messages[0], &page.messages[1]);
+    assert!(plain.mentions.is_empty() && plain.reactions.is_empty());
+    assert_eq!(held.mentions, vec![bob.id()]);
+    assert_eq!(held.reactions, vec![ReactionCount { emoji: "🎉".into(), count: 1, me: true }]);
+
+    let mut conn = app.connect(&bob).await;
+    let position = banter_client::proto::ws::SyncPosition { channel_id: general, after_seq: 0 };
+    within("sync", conn.sync(vec![position])).await.unwrap();
+    let replayed = next_live(&mut conn, "sync:messages", |e| match e {
+        ServerEvent::SyncMessages(s) if s.channel_id == general => Some(s.messages),
+        _ => None,
+    })
+    .await;
+    assert_eq!(&replayed, &page.messages, "a replay is the same as the history page");
+}

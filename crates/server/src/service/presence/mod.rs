@@ -153,14 +153,14 @@ pub fn start_worker(state: AppState) {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut refresh_at = Instant::now();
         loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = state.presence.inner.wake.notified() => {}
-            }
+            let ticked = tokio::select! {
+                _ = ticks.tick() => true,
+                _ = state.presence.inner.wake.notified() => false,
+            };
             let changes = state.presence.table().take_changes(Instant::now());
             let transitions = publish(&state, changes).await;
             announce(&state, transitions).await;
-            if state.presence.inner.leases.is_some() {
+            if ticked && state.presence.inner.leases.is_some() {
                 let refresh = Instant::now() >= refresh_at;
                 if refresh {
                     refresh_at = Instant::now() + state.presence.inner.lease;

@@ -216,6 +216,17 @@ impl MessageStore for PostgresStore {
         reactions::in_range(&self.pool, channel, from_seq, to_seq, viewer).await
     }
 
+    async fn mentions(&self, channel: Uuid, from_seq: i64, to_seq: i64) -> StoreResult<Vec<(i64, Uuid)>> {
+        sqlx::query_as(
+            "SELECT seq, user_id FROM mentions WHERE channel_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq, user_id",
+        )
+        .bind(channel)
+        .bind(from_seq)
+        .bind(to_seq)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     async fn resolve_mentions(&self, channel: Uuid, usernames: &[String]) -> StoreResult<Vec<Uuid>> {
         if usernames.is_empty() {
             return Ok(Vec::new());

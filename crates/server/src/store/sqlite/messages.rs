@@ -171,6 +171,17 @@ impl MessageStore for SqliteStore {
         Ok(rows.into_iter().map(ReactionRow::into_pair).collect())
     }
 
+    async fn mentions(&self, channel: Uuid, from_seq: i64, to_seq: i64) -> StoreResult<Vec<(i64, Uuid)>> {
+        sqlx::query_as(
+            "SELECT seq, user_id FROM mentions WHERE channel_id = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq, user_id",
+        )
+        .bind(channel)
+        .bind(from_seq)
+        .bind(to_seq)
+        .fetch_all(&self.reader)
+        .await
+    }
+
     async fn resolve_mentions(&self, channel: Uuid, usernames: &[String]) -> StoreResult<Vec<Uuid>> {
         if usernames.is_empty() {
             return Ok(Vec::new());
