@@ -1,7 +1,8 @@
 //! The SQLite backend (the default): one file under the data dir, WAL journal.
 //!
-//! Messages are committed by one writer task with group commit ([`writer`]); other writes go
-//! through a single-connection pool (so writes never contend for SQLite's lock for long);
+//! Messages are committed with group commit by one writer thread on its own connection
+//! ([`writer`]), whose task holds the write pool's connection meanwhile; other writes go through
+//! that single-connection pool (so writes never contend for SQLite's lock);
 //! reads use their own pool and proceed concurrently under WAL. `synchronous = NORMAL` in WAL
 //! mode makes a committed transaction survive a process crash (an OS crash or power loss may
 //! lose the last few commits, never corrupt the file).
@@ -41,8 +42,8 @@ impl SqliteStore {
         let writer =
             SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        let messages = writer::MessageWriter::spawn(writer.clone(), options.get_filename())?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        let messages = writer::MessageWriter::spawn(writer.clone());
         Ok(Self { writer, reader, messages })
     }
 }

@@ -1,0 +1,142 @@
+//! The writer thread: owns one connection to the database file and commits each batch it is
+//! handed in one blocking call, through prepared statements cached on that connection, so a
+//! batch costs one hand-off between threads and back instead of one per statement.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use banter_proto::Message;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+
+use super::error::to_sqlx;
+use super::{Job, Outcome, Write};
+use crate::store::sql::{MessageRow, MESSAGE_SELECT};
+use crate::store::{NewMessage, StoreResult};
+
+/// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`); the
+/// busy timeout is set apart.
+const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory;";
+/// How long a statement waits for another connection's lock (as the pools do).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq";
+const INSERT: &str = "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at, reply_to) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+const MENTION: &str = "INSERT OR IGNORE INTO mentions (channel_id, user_id, seq) VALUES (?, ?, ?)";
+/// Sending shows the sender has seen the channel up to their own message.
+const SENDER_SEEN: &str = "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) \
+     WHERE channel_id = ?1 AND user_id = ?2";
+
+/// Opens the connection and starts the thread, which commits each job it is sent until the
+/// sender is dropped. Errors: the file cannot be opened or configured, or no thread.
+pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).map_err(to_sqlx)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
+    connection.execute_batch(PRAGMAS).map_err(to_sqlx)?;
+    let original = format!("{MESSAGE_SELECT} WHERE m.sender_id = ? AND m.client_id = ?");
+    let committer = Committer { connection, original };
+    let (jobs, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new().name("banter-sqlite-writer".into()).spawn(move || {
+        while let Ok(Job { writes, done }) = rx.recv() {
+            let results = committer.commit(&writes);
+            let _ = done.send(writes.into_iter().zip(results).collect());
+        }
+    })?;
+    Ok(jobs)
+}
+
+/// The thread's connection and the statement that reads an original message back.
+struct Committer {
+    connection: Connection,
+    /// [`MESSAGE_SELECT`] by idempotency key.
+    original: String,
+}
+
+impl Committer {
+    /// Commits `writes` in one transaction; if that fails, each in its own.
+    fn commit(&self, writes: &[Write]) -> Vec<Outcome> {
+        match self.transaction(writes) {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(_) => writes.iter().map(|w| self.commit_one(w)).collect(),
+        }
+    }
+
+    /// Commits one write in its own transaction.
+    fn commit_one(&self, write: &Write) -> Outcome {
+        self.transaction(std::slice::from_ref(write)).map(|mut r| r.remove(0)).map_err(to_sqlx)
+    }
+
+    /// One transaction holding every write of `writes`: all of them, or none.
+    fn transaction(&self, writes: &[Write]) -> rusqlite::Result<Vec<(Message, bool)>> {
+        self.connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let done = writes
+            .iter()
+            .map(|w| self.insert(&w.message))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .and_then(|results| self.connection.prepare_cached("COMMIT")?.execute([]).map(|_| results));
+        if done.is_err() && !self.connection.is_autocommit() {
+            let _ = self.connection.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+        }
+        done
+    }
+
+    /// One message inside the transaction: the original if the idempotency key is known
+    /// (including from earlier in this batch), otherwise the next `seq` and the insert.
+    fn insert(&self, message: &NewMessage) -> rusqlite::Result<(Message, bool)> {
+        let c = &self.connection;
+        let original = c
+            .prepare_cached(&self.original)?
+            .query_row((message.sender.id, &message.client_id), message_row)
+            .optional()?;
+        if let Some(original) = original {
+            return Ok((original.into(), false));
+        }
+        let seq: i64 = c.prepare_cached(NEXT_SEQ)?.query_row([message.channel_id], |row| row.get(0))?;
+        c.prepare_cached(INSERT)?.execute((
+            message.id,
+            message.channel_id,
+            seq,
+            message.sender.id,
+            &message.client_id,
+            &message.body,
+            message.created_at,
+            message.reply_to.as_ref().map(|r| r.message_id),
+        ))?;
+        if !message.mentions.is_empty() {
+            let mut mention = c.prepare_cached(MENTION)?;
+            for user in &message.mentions {
+                mention.execute((message.channel_id, user, seq))?;
+            }
+        }
+        c.prepare_cached(SENDER_SEEN)?.execute((message.channel_id, message.sender.id, seq))?;
+        Ok((message.committed(seq), true))
+    }
+}
+
+/// A [`MESSAGE_SELECT`] row, read by column name as sqlx's `FromRow` reads it.
+fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+    Ok(MessageRow {
+        id: row.get("id")?,
+        channel_id: row.get("channel_id")?,
+        seq: row.get("seq")?,
+        client_id: row.get("client_id")?,
+        body: row.get("body")?,
+        created_at: row.get("created_at")?,
+        edited_at: row.get("edited_at")?,
+        deleted_at: row.get("deleted_at")?,
+        sender_id: row.get("sender_id")?,
+        username: row.get("username")?,
+        display_name: row.get("display_name")?,
+        sender_created_at: row.get("sender_created_at")?,
+        reply_id: row.get("reply_id")?,
+        reply_seq: row.get("reply_seq")?,
+        reply_body: row.get("reply_body")?,
+        reply_deleted_at: row.get("reply_deleted_at")?,
+        reply_sender_id: row.get("reply_sender_id")?,
+        reply_username: row.get("reply_username")?,
+        reply_display_name: row.get("reply_display_name")?,
+        reply_sender_created_at: row.get("reply_sender_created_at")?,
+    })
+}
