@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::clock::now_ms;
@@ -145,7 +146,14 @@ impl Application {
             shutdown.await;
             closing.close_all(SERVER_RESTART);
         };
-        let served = axum::serve(self.listener, router).with_graceful_shutdown(signal).await;
+        // TCP_NODELAY: frames are already coalesced by each session's writer, so Nagle would
+        // only hold a small frame (an ack after its own broadcast) for up to 40 ms.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
+        let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
         pruning.abort();
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while served.is_ok() && hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {

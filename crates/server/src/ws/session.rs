@@ -26,11 +26,14 @@ use crate::ws::heartbeat::Heartbeat;
 
 /// Most frames written before one flush.
 const MAX_BATCH: usize = 64;
-/// Shortest time between two flushes of one socket. A frame that arrives sooner after the
-/// last flush waits out the rest, so frames arriving meanwhile share one socket write: under
-/// load (a busy channel) this turns one `send` syscall per frame into one per pace, at a cost
-/// of at most this much latency; a quiet socket is written at once.
+/// Shortest time between two flushes of a busy socket. Once a socket has been flushed
+/// [`BUSY_FLUSHES`] times in a row with less than this between flushes (a busy channel), a
+/// frame arriving sooner waits out the rest, so frames arriving meanwhile share one socket
+/// write: one `send` syscall per pace instead of one per frame, for at most this much latency.
+/// A socket with occasional traffic (a request and its answer) is written at once.
 const WRITE_PACE: Duration = Duration::from_millis(2);
+/// Consecutive close flushes after which a socket counts as busy (see [`WRITE_PACE`]).
+const BUSY_FLUSHES: u32 = 4;
 /// Close for a frame over the size limit.
 const FRAME_TOO_LARGE: CloseReason = CloseReason { code: 1009, reason: "frame_too_large" };
 /// Close when the session could not start (store failure).
@@ -144,7 +147,7 @@ async fn write(
     let mut sink = sink;
     let mut ticks = heartbeat.subscribe();
     let silent_limit_ms = 2 * heartbeat.period().as_millis() as i64;
-    let mut last_flush: Option<tokio::time::Instant> = None;
+    let mut pace = Pace::default();
     // One close future for the whole loop, not a new one per frame.
     let closed = close.closed();
     tokio::pin!(closed);
@@ -154,7 +157,7 @@ async fn write(
             reason = &mut closed => break reason,
             next = frames.recv() => match next {
                 Some(first) => tokio::select! {
-                    written = paced_batch(&mut sink, first, &mut frames, &queued, &mut last_flush) => written.is_ok(),
+                    written = paced_batch(&mut sink, first, &mut frames, &queued, &mut pace) => written.is_ok(),
                     reason = &mut closed => break reason,
                 },
                 None => false,
@@ -185,22 +188,35 @@ async fn write(
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, finish).await;
 }
 
-/// Waits until [`WRITE_PACE`] after the previous flush (if that is still ahead), then writes
-/// `first` and what queued meanwhile with [`write_batch`], and records the flush time.
+/// When a socket was last flushed and how many flushes in a row came within [`WRITE_PACE`].
+#[derive(Default)]
+struct Pace {
+    last_flush: Option<tokio::time::Instant>,
+    close_flushes: u32,
+}
+
+/// On a busy socket, waits until [`WRITE_PACE`] after the previous flush; then writes `first`
+/// and what queued meanwhile with [`write_batch`], and updates `pace`.
 async fn paced_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     first: Frame,
     frames: &mut tokio::sync::mpsc::Receiver<Frame>,
     queued: &QueuedBytes,
-    last_flush: &mut Option<tokio::time::Instant>,
+    pace: &mut Pace,
 ) -> Result<(), axum::Error> {
-    if let Some(due) = last_flush.map(|at| at + WRITE_PACE) {
-        if due > tokio::time::Instant::now() {
-            tokio::time::sleep_until(due).await;
+    let now = tokio::time::Instant::now();
+    if let Some(due) = pace.last_flush.map(|at| at + WRITE_PACE) {
+        if due > now {
+            pace.close_flushes += 1;
+            if pace.close_flushes >= BUSY_FLUSHES {
+                tokio::time::sleep_until(due).await;
+            }
+        } else {
+            pace.close_flushes = 0;
         }
     }
     let written = write_batch(sink, first, frames, queued).await;
-    *last_flush = Some(tokio::time::Instant::now());
+    pace.last_flush = Some(tokio::time::Instant::now());
     written
 }
 
