@@ -43,6 +43,12 @@ pub struct Common {
     /// Concurrent WebSocket connects during setup (not used by `storm`, which connects all at once).
     #[arg(long, global = true, default_value_t = 64)]
     pub connect_concurrency: usize,
+
+    /// Do not report delivered receipts. By default every receiving connection sends
+    /// `receipt:delivered` (no request id, so no answer) with the highest seq per channel it
+    /// received, at most once per 250 ms, as a real client does.
+    #[arg(long, global = true)]
+    pub no_receipts: bool,
 }
 
 fn parse_run(s: &str) -> Result<String, String> {

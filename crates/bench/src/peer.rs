@@ -3,10 +3,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use banter_proto::ws::ServerEvent;
-use futures_util::stream::SplitStream;
-use futures_util::StreamExt;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -14,7 +17,16 @@ use uuid::Uuid;
 use crate::clock::{now_ns, ns_to_us_ceil};
 use crate::metrics::LatencyRecorder;
 use crate::net::Ws;
-use crate::wire::{classify, Incoming};
+use crate::wire::{classify, receipt_frame, Incoming};
+
+/// The write half of a connection, shared by its sender (if any) and its receiver (receipts).
+pub type SharedSink = Arc<Mutex<SplitSink<Ws, Message>>>;
+
+/// Shortest time between two `receipt:delivered` flushes of one connection.
+pub const RECEIPT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Retry delay when the connection's sender is writing at the moment of a receipt flush.
+const RECEIPT_RETRY: Duration = Duration::from_millis(5);
 
 /// What became of one delivery in a [`SeqTracker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +86,8 @@ pub struct Shared {
     pub acks: AtomicU64,
     /// `error` frames received.
     pub errors: AtomicU64,
+    /// `receipt:delivered` frames sent.
+    pub receipts: AtomicU64,
     /// Cancelled to make every receiver return.
     pub stop: CancellationToken,
 }
@@ -86,6 +100,7 @@ impl Shared {
             delivered: AtomicU64::new(0),
             acks: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            receipts: AtomicU64::new(0),
             stop: CancellationToken::new(),
         })
     }
@@ -117,12 +132,19 @@ impl Outcome {
 /// Reads `stream` until `shared.stop` fires or the connection ends. Deliveries in `tracked`
 /// channels (`(channel, head_seq at start)`) are deduplicated by seq; fresh ones carrying a
 /// stamp record their latency under shard `key`.
+///
+/// With `receipts`, the highest seq received per tracked channel is reported on that sink as
+/// `receipt:delivered` the way a client does: coalesced, at most once per
+/// [`RECEIPT_INTERVAL`], at once when the last flush is older than that, else when it ends.
 pub async fn receive(
     mut stream: SplitStream<Ws>,
     tracked: Vec<(Uuid, i64)>,
     shared: Arc<Shared>,
     key: usize,
+    receipts: Option<SharedSink>,
 ) -> Outcome {
+    // Per tracked channel: highest seq received, highest seq reported.
+    let mut marks: Vec<(i64, i64)> = tracked.iter().map(|&(_, base)| (base, base)).collect();
     let mut out = Outcome {
         tracked: tracked.into_iter().map(|(c, base)| (c, SeqTracker::new(base))).collect(),
         ..Outcome::default()
@@ -132,10 +154,28 @@ pub async fn receive(
     let stop = shared.stop.clone();
     let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
+    // The pending receipt flush (one timer for the whole loop, armed only while pending).
+    let flush = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(flush);
+    let (mut armed, mut next_flush) = (false, Instant::now());
     loop {
         let frame = tokio::select! {
             biased;
             _ = &mut cancelled => return out,
+            _ = &mut flush, if armed => {
+                armed = false;
+                if let Some(sink) = &receipts {
+                    let now = Instant::now();
+                    if flush_receipts(sink, &out.tracked, &mut marks, &shared).await {
+                        next_flush = now + RECEIPT_INTERVAL;
+                    } else {
+                        // The sender holds the sink: retry shortly.
+                        flush.as_mut().reset(now + RECEIPT_RETRY);
+                        armed = true;
+                    }
+                }
+                continue;
+            }
             frame = stream.next() => frame,
         };
         let text = match frame {
@@ -152,7 +192,16 @@ pub async fn receive(
         };
         match classify(&text) {
             Incoming::Delivery(d) => {
-                let Some((_, tracker)) = out.tracked.iter_mut().find(|(c, _)| *c == d.channel) else { continue };
+                let Some(i) = out.tracked.iter().position(|(c, _)| *c == d.channel) else { continue };
+                let tracker = &mut out.tracked[i].1;
+                if receipts.is_some() && d.seq > marks[i].0 {
+                    marks[i].0 = d.seq;
+                    if !armed {
+                        // Due now when the last flush is old enough; the timer fires at once.
+                        flush.as_mut().reset(next_flush.max(Instant::now()));
+                        armed = true;
+                    }
+                }
                 if tracker.record(d.seq) == Seen::Fresh {
                     let now = now_ns();
                     out.last_delivery_ns = now;
@@ -177,6 +226,28 @@ pub async fn receive(
             }
         }
     }
+}
+
+/// Sends one `receipt:delivered` per tracked channel whose highest received seq is above the
+/// reported one. `false` when the sink is busy (the connection's sender is writing); a failed
+/// write counts as done (the connection is going away, and the reader will see it).
+async fn flush_receipts(
+    sink: &SharedSink,
+    tracked: &[(Uuid, SeqTracker)],
+    marks: &mut [(i64, i64)],
+    shared: &Shared,
+) -> bool {
+    let Ok(mut sink) = sink.try_lock() else { return false };
+    for ((channel, _), (seen, reported)) in tracked.iter().zip(marks.iter_mut()) {
+        if *seen > *reported {
+            *reported = *seen;
+            if sink.send(Message::text(receipt_frame(*channel, *seen))).await.is_err() {
+                return true;
+            }
+            shared.receipts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    true
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use std::sync::LazyLock;
 
 use banter_client::gateway::decode_server_frame;
-use banter_proto::ws::{self, ClientEvent, MessageSend, ServerEvent};
+use banter_proto::ws::{self, ClientEvent, MessageSend, ReceiptRequest, ServerEvent};
 use memchr::memmem::Finder;
 use uuid::Uuid;
 
@@ -48,6 +48,12 @@ pub fn send_frame(id: &str, channel: Uuid, body: String, client_id: String) -> S
         Some(id),
         &ClientEvent::MessageSend(MessageSend { channel_id: channel, body, client_id, reply_to: None }),
     )
+}
+
+/// The `receipt:delivered` frame for `seq` in `channel`, without a request id (the server
+/// answers nothing unless it fails).
+pub fn receipt_frame(channel: Uuid, seq: i64) -> String {
+    ws::encode(None, &ClientEvent::ReceiptDelivered(ReceiptRequest { channel_id: channel, seq }))
 }
 
 /// Classifies a server text frame: the fast scan for `message:receive`, the typed decoder
@@ -170,5 +176,14 @@ mod tests {
         assert_eq!(id.as_deref(), Some("s1"));
         let ClientEvent::MessageSend(send) = event else { panic!("{event:?}") };
         assert_eq!((send.channel_id, send.body.as_str(), send.client_id.as_str()), (channel, "t=5;", "k1"));
+    }
+
+    #[test]
+    fn receipt_frames_are_typed_receipts_without_an_id() {
+        let channel = Uuid::now_v7();
+        let text = receipt_frame(channel, 42);
+        let (id, event) = ws::decode::<ClientEvent>(&text, ClientEvent::TYPES).unwrap();
+        assert_eq!(id, None);
+        assert_eq!(event, ClientEvent::ReceiptDelivered(ReceiptRequest { channel_id: channel, seq: 42 }));
     }
 }

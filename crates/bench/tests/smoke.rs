@@ -38,6 +38,7 @@ fn common(server: &Server, run: &str) -> Common {
         body_bytes: 64,
         setup_concurrency: 4,
         connect_concurrency: 4,
+        no_receipts: false,
     }
 }
 
@@ -67,6 +68,9 @@ async fn a_tiny_fanout_loses_and_duplicates_nothing() {
     assert_eq!(int(&report, "acks"), int(&report, "sent"));
     assert_eq!(int(&report, "latency_samples"), int(&report, "delivered"));
     assert!(report.get("server_cpu_us_per_delivery").is_some());
+    // Every receiver reported delivered receipts, and the server refused none of them.
+    assert!(int(&report, "receipts_sent") >= 5, "at least one receipt per receiver");
+    assert_eq!(int(&report, "error_frames"), 0);
     // The same users again (logged in, not registered), on a new channel.
     let again = run(&server, "f", Scenario::Fanout(args)).await;
     assert_eq!((int(&again, "lost"), int(&again, "duplicated")), (0, 0));

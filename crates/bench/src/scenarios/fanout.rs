@@ -96,6 +96,7 @@ pub async fn step(ctx: &Ctx, users: &[BenchUser], args: &FanoutArgs, report: &mu
         body_bytes: ctx.common.body_bytes,
         key_prefix: format!("f{}", setup::nonce()),
         server_pid: ctx.common.server_pid,
+        receipts: !ctx.common.no_receipts,
     };
     Ok(traffic::run(plan, report).await)
 }

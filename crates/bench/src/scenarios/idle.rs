@@ -61,7 +61,7 @@ pub async fn run(ctx: &Ctx, args: &IdleArgs) -> anyhow::Result<Report> {
             Ok(Ok((ws, _ready))) => {
                 connect_us.saturating_record(took.as_micros() as u64);
                 let (sink, stream) = ws.split();
-                receivers.push((sink, tokio::spawn(receive(stream, Vec::new(), shared.clone(), i))));
+                receivers.push((sink, tokio::spawn(receive(stream, Vec::new(), shared.clone(), i, None))));
             }
             Ok(Err(e)) => errors.push(format!("{e:#}")),
             Err(_) => errors.push("connect timed out after 10 s".into()),

@@ -60,6 +60,7 @@ pub async fn run(ctx: &Ctx, args: &RampArgs) -> anyhow::Result<Report> {
         .param("factor", args.factor)
         .param("max_rate_per_s", args.max_rate);
     report.param("seconds_per_step", args.seconds).param("drain_s", args.drain).param("p99_bound_ms", args.p99_ms);
+    report.param("receipts", !ctx.common.no_receipts);
 
     let (mut best, mut failed, mut steps) = (None::<f64>, None::<f64>, Vec::new());
     let mut rate = args.start_rate;

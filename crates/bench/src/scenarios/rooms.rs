@@ -81,6 +81,7 @@ pub async fn run(ctx: &Ctx, args: &RoomsArgs) -> anyhow::Result<Report> {
         body_bytes: common.body_bytes,
         key_prefix: format!("r{}", setup::nonce()),
         server_pid: common.server_pid,
+        receipts: !common.no_receipts,
     };
     traffic::run(plan, &mut report).await;
     Ok(report)

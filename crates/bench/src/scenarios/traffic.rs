@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use banter_proto::ws::Ready;
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
@@ -16,7 +17,7 @@ use uuid::Uuid;
 use crate::clock::{body, now_ns};
 use crate::metrics::{latency_histogram, round, Percentiles, Report};
 use crate::net::{head_seq, Ws};
-use crate::peer::{receive, Shared};
+use crate::peer::{receive, Shared, SharedSink};
 use crate::proc::Window;
 use crate::wire::send_frame;
 
@@ -53,6 +54,8 @@ pub struct Plan {
     pub key_prefix: String,
     /// Server pid for CPU/RSS sampling.
     pub server_pid: Option<u32>,
+    /// Receivers report `receipt:delivered` (coalesced, at most every 250 ms).
+    pub receipts: bool,
 }
 
 /// The headline numbers of a traffic run (all of them are also in the report).
@@ -74,14 +77,17 @@ pub struct Summary {
 
 /// Runs `plan`, adding its results to `report`.
 pub async fn run(plan: Plan, report: &mut Report) -> Summary {
+    report.param("receipts", plan.receipts);
     let shared = Shared::new(16);
-    let mut sinks: Vec<Option<SplitSink<Ws, Message>>> = Vec::with_capacity(plan.conns.len());
+    let mut sinks: Vec<SharedSink> = Vec::with_capacity(plan.conns.len());
     let mut receivers = Vec::with_capacity(plan.conns.len());
     for (i, ((ws, ready), channel)) in plan.conns.into_iter().zip(&plan.tracks).enumerate() {
         let (sink, stream) = ws.split();
-        sinks.push(Some(sink));
+        let sink = Arc::new(Mutex::new(sink));
         let tracked = vec![(*channel, head_seq(&ready, *channel))];
-        receivers.push(tokio::spawn(receive(stream, tracked, shared.clone(), i)));
+        let receipts = plan.receipts.then(|| sink.clone());
+        sinks.push(sink);
+        receivers.push(tokio::spawn(receive(stream, tracked, shared.clone(), i, receipts)));
     }
     let window = Window::start(plan.server_pid);
     let start = Instant::now() + Duration::from_millis(20);
@@ -89,7 +95,7 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
     let end = start + plan.seconds;
     let mut senders = Vec::with_capacity(plan.senders.len());
     for (n, s) in plan.senders.iter().enumerate() {
-        let sink = sinks[s.conn].take().expect("one sender per connection");
+        let sink = sinks[s.conn].clone();
         let key = format!("{}-{n}", plan.key_prefix);
         let audience = plan.audience.get(&s.channel).copied().unwrap_or(0);
         senders.push(tokio::spawn(send_loop(sink, s.clone(), start, end, plan.body_bytes, key, audience)));
@@ -102,7 +108,6 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
         expected += out.sent * out.audience;
         send_errors += out.errors;
         lag.add(&out.lag).expect("same bounds");
-        sinks.push(Some(out.sink));
     }
     let drain_end = Instant::now() + plan.drain;
     while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_end {
@@ -137,6 +142,7 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
         report.result("server_cpu_us_per_message", round((user + sys) * 1e6 / acks as f64, 1));
     }
     report.result("error_frames", shared.errors.load(Ordering::Relaxed));
+    report.result("receipts_sent", shared.receipts.load(Ordering::Relaxed));
     report.result("expected_deliveries", expected).result("delivered", delivered);
     report.result("lost", lost).result("duplicated", duplicated);
     report.result("deliveries_per_s", round(delivered as f64 / span_s.max(1e-9), 0));
@@ -152,7 +158,6 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
 }
 
 struct SendOutcome {
-    sink: SplitSink<Ws, Message>,
     sent: u64,
     errors: u64,
     audience: u64,
@@ -163,7 +168,7 @@ struct SendOutcome {
 /// Sends on schedule `start + phase + k * interval` until `end`; each body carries the actual
 /// send instant, and the lateness against the schedule is recorded separately.
 async fn send_loop(
-    mut sink: SplitSink<Ws, Message>,
+    sink: SharedSink,
     plan: SenderPlan,
     start: Instant,
     end: Instant,
@@ -179,12 +184,12 @@ async fn send_loop(
         let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
         lag.saturating_record(late_us.max(1));
         let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), format!("{key}-{sent}"));
-        if sink.send(Message::text(frame)).await.is_err() {
+        if sink.lock().await.send(Message::text(frame)).await.is_err() {
             errors += 1;
             break;
         }
         sent += 1;
         due += plan.interval;
     }
-    SendOutcome { sink, sent, errors, audience, lag }
+    SendOutcome { sent, errors, audience, lag }
 }

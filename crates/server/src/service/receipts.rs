@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use banter_proto::rest::{MessageReceipts, RecipientState};
 use banter_proto::ws::{ChannelUnread, ReceiptUpdate, ServerEvent};
@@ -23,12 +23,19 @@ use crate::state::AppState;
 use crate::store::Page;
 
 /// Pending delivered watermarks: (channel, user) → highest `seq` reported since the last
-/// flush. Cheap to clone.
+/// flush, and which channels are small enough to announce them in. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Buffer {
     /// std lock: held for one map operation, never across an `.await`.
     pending: Arc<Mutex<HashMap<(Uuid, Uuid), i64>>>,
+    /// Channel → (at most `receipt_members` members, when that was read). Only the flusher
+    /// uses it; std lock held for one lookup or insert.
+    small: Arc<Mutex<HashMap<Uuid, (bool, Instant)>>>,
 }
+
+/// How long the flusher trusts a channel's size before reading it again: a channel crossing
+/// `receipt_members` starts or stops getting `receipt:update` within this.
+const SIZE_MEMORY: Duration = Duration::from_secs(30);
 
 impl Buffer {
     /// Keeps the highest `seq` for (channel, user).
@@ -134,14 +141,27 @@ pub async fn flush(state: &AppState) {
         by_channel.entry(channel).or_default().push(receipt);
     }
     for (channel, receipts) in by_channel {
-        let small = match state.store.channel(Uuid::nil(), channel).await {
-            Ok(Some(c)) => c.member_count <= state.config.receipt_members,
-            _ => false,
-        };
-        if small {
+        if is_small(state, channel).await {
             state.hub.publish(channel, &ServerEvent::ReceiptUpdate(ReceiptUpdate { channel_id: channel, receipts }));
         }
     }
+}
+
+/// Whether `channel` has at most `receipt_members` members, read from the store at most once
+/// per [`SIZE_MEMORY`].
+async fn is_small(state: &AppState, channel: Uuid) -> bool {
+    let known = state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner).get(&channel).copied();
+    if let Some((small, _)) = known.filter(|(_, at)| at.elapsed() < SIZE_MEMORY) {
+        return small;
+    }
+    let small = match state.store.channel(Uuid::nil(), channel).await {
+        Ok(Some(c)) => c.member_count <= state.config.receipt_members,
+        _ => false,
+    };
+    let mut sizes = state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner);
+    sizes.retain(|_, (_, at)| at.elapsed() < SIZE_MEMORY);
+    sizes.insert(channel, (small, Instant::now()));
+    small
 }
 
 /// Runs [`flush`] every `receipt_flush_ms` until the runtime ends.

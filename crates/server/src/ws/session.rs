@@ -157,7 +157,7 @@ async fn write(
             reason = &mut closed => break reason,
             next = frames.recv() => match next {
                 Some(first) => tokio::select! {
-                    written = paced_batch(&mut sink, first, &mut frames, &queued, &mut pace) => written.is_ok(),
+                    written = paced_batch(&mut sink, first, &mut frames, &queued, &mut pace, &last_heard) => written.is_ok(),
                     reason = &mut closed => break reason,
                 },
                 None => false,
@@ -196,19 +196,23 @@ struct Pace {
 }
 
 /// On a busy socket, waits until [`WRITE_PACE`] after the previous flush; then writes `first`
-/// and what queued meanwhile with [`write_batch`], and updates `pace`.
+/// and what queued meanwhile with [`write_batch`], and updates `pace`. A peer that sent a frame
+/// in the last two paces is in a conversation with the server (a closed-loop sender waiting
+/// for its `ack`), so its frames are never held back.
 async fn paced_batch(
     sink: &mut SplitSink<WebSocket, Message>,
     first: Frame,
     frames: &mut tokio::sync::mpsc::Receiver<Frame>,
     queued: &QueuedBytes,
     pace: &mut Pace,
+    last_heard: &AtomicI64,
 ) -> Result<(), axum::Error> {
     let now = tokio::time::Instant::now();
+    let talking = now_ms() - last_heard.load(Ordering::Relaxed) <= 2 * WRITE_PACE.as_millis() as i64;
     if let Some(due) = pace.last_flush.map(|at| at + WRITE_PACE) {
         if due > now {
             pace.close_flushes += 1;
-            if pace.close_flushes >= BUSY_FLUSHES {
+            if pace.close_flushes >= BUSY_FLUSHES && !talking {
                 tokio::time::sleep_until(due).await;
             }
         } else {
