@@ -120,19 +120,12 @@ fn mentioned_names(body: &str) -> Vec<String> {
 /// else's message), `message_deleted`.
 pub async fn edit(state: &AppState, user: Uuid, channel: Uuid, id: Uuid, body: String) -> Result<Message, AppError> {
     let body = MessageBody::parse(body, state.config.max_body_chars)?;
-    require_member(state, user, channel).await?;
-    let original = state.store.message(channel, id).await?.ok_or(AppError::NotFound)?;
+    let (_, original) = find(state, user, channel, id).await?;
     if original.sender.id != user {
         return Err(AppError::Forbidden("forbidden", "only the sender may edit a message"));
     }
-    if original.deleted_at.is_some() {
-        return Err(AppError::Conflict("message_deleted", "the message was deleted"));
-    }
-    let edited = state
-        .store
-        .edit_message(channel, id, &body.into_string(), now_ms())
-        .await?
-        .ok_or(AppError::Conflict("message_deleted", "the message was deleted"))?;
+    // The message exists, so the store refuses only a tombstone.
+    let edited = state.store.edit_message(channel, id, &body.into_string(), now_ms()).await?.ok_or_else(deleted)?;
     let update = MessageUpdate {
         channel_id: channel,
         message_id: id,
@@ -148,22 +141,15 @@ pub async fn edit(state: &AppState, user: Uuid, channel: Uuid, id: Uuid, body: S
 /// announces `message:deleted`. Errors: `not_found`, `not_a_member`, `forbidden`,
 /// `message_deleted`.
 pub async fn delete(state: &AppState, user: Uuid, channel: Uuid, id: Uuid) -> Result<Message, AppError> {
-    let role = require_member(state, user, channel).await?;
-    let original = state.store.message(channel, id).await?.ok_or(AppError::NotFound)?;
+    let (role, original) = find(state, user, channel, id).await?;
     if original.sender.id != user && role < Role::Admin {
         return Err(AppError::Forbidden(
             "forbidden",
             "only the sender or a channel owner or admin may delete a message",
         ));
     }
-    if original.deleted_at.is_some() {
-        return Err(AppError::Conflict("message_deleted", "the message was already deleted"));
-    }
-    let tombstone = state
-        .store
-        .delete_message(channel, id, now_ms())
-        .await?
-        .ok_or(AppError::Conflict("message_deleted", "the message was already deleted"))?;
+    // The message exists, so the store refuses only a tombstone.
+    let tombstone = state.store.delete_message(channel, id, now_ms()).await?.ok_or_else(deleted)?;
     let deleted = MessageDeleted {
         channel_id: channel,
         message_id: id,
@@ -172,6 +158,19 @@ pub async fn delete(state: &AppState, user: Uuid, channel: Uuid, id: Uuid) -> Re
     };
     state.hub.publish(channel, &ServerEvent::MessageDeleted(deleted));
     Ok(tombstone)
+}
+
+/// `user`'s role in `channel` and its message `id` (tombstones included), for acting on an
+/// existing message. Errors: `not_found` (channel or message), `not_a_member`.
+pub(crate) async fn find(state: &AppState, user: Uuid, channel: Uuid, id: Uuid) -> Result<(Role, Message), AppError> {
+    let role = require_member(state, user, channel).await?;
+    let message = state.store.message(channel, id).await?.ok_or(AppError::NotFound)?;
+    Ok((role, message))
+}
+
+/// The error for acting on a tombstone.
+pub(crate) fn deleted() -> AppError {
+    AppError::Conflict("message_deleted", "the message was deleted")
 }
 
 /// Paging parameters as they arrive from the edge.

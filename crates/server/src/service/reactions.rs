@@ -9,19 +9,18 @@ use uuid::Uuid;
 use crate::clock::now_ms;
 use crate::domain::Emoji;
 use crate::error::AppError;
-use crate::service::channels::require_member;
+use crate::service::messages;
 use crate::state::AppState;
 use crate::store::{NewReaction, ReactionOutcome};
 
 /// The message reacted to, if `user` may react to it. Errors: `not_found`, `not_a_member`,
 /// `message_deleted`.
 async fn target(state: &AppState, user: Uuid, channel: Uuid, message: Uuid) -> Result<Message, AppError> {
-    require_member(state, user, channel).await?;
-    let target = state.store.message(channel, message).await?.ok_or(AppError::NotFound)?;
-    if target.deleted_at.is_some() {
-        return Err(AppError::Conflict("message_deleted", "the message was deleted"));
+    let (_, target) = messages::find(state, user, channel, message).await?;
+    match target.deleted_at {
+        Some(_) => Err(messages::deleted()),
+        None => Ok(target),
     }
-    Ok(target)
 }
 
 /// Adds `user`'s reaction and, if it is new, announces the new count. Errors: `invalid_emoji`,

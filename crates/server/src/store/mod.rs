@@ -182,9 +182,7 @@ pub trait ChannelStore: Send + Sync {
     /// Adds a member; `false` if already one (role unchanged).
     async fn add_member(&self, channel: Uuid, user: Uuid, role: Role, now: i64) -> StoreResult<bool>;
     /// Sets an existing member's role; `false` if they are not a member.
-    async fn set_role(&self, _channel: Uuid, _user: Uuid, _role: Role) -> StoreResult<bool> {
-        Err(sqlx::Error::Protocol("set_role is not supported by this backend".into()))
-    }
+    async fn set_role(&self, channel: Uuid, user: Uuid, role: Role) -> StoreResult<bool>;
     /// Members of a channel, by username.
     async fn members(&self, channel: Uuid) -> StoreResult<Vec<Member>>;
     /// Moves `read_seq` forward to `min(seq, head_seq)` (and `delivered_seq` up to at least

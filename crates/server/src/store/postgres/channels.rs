@@ -171,6 +171,16 @@ impl ChannelStore for PostgresStore {
         Ok(role.as_deref().map(parse_role))
     }
 
+    async fn set_role(&self, channel: Uuid, user: Uuid, role: Role) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE members SET role = $1 WHERE channel_id = $2 AND user_id = $3")
+            .bind(role_str(role))
+            .bind(channel)
+            .bind(user)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn add_member(&self, channel: Uuid, user: Uuid, role: Role, now: i64) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         // A concurrent add of the same pair waits on the primary key, then inserts nothing.

@@ -80,6 +80,11 @@ pub async fn membership(store: Arc<dyn Store>) {
     assert!(!store.add_member(room.id, bob.user.id, Role::Member, now_ms()).await.unwrap(), "already one");
     assert_eq!(store.role(room.id, bob.user.id).await.unwrap(), Some(Role::Admin), "role unchanged");
     assert_eq!(store.role(room.id, cyd.user.id).await.unwrap(), None);
+    assert!(store.set_role(room.id, bob.user.id, Role::Member).await.unwrap());
+    assert_eq!(store.role(room.id, bob.user.id).await.unwrap(), Some(Role::Member), "set_role changes it");
+    assert!(store.set_role(room.id, bob.user.id, Role::Admin).await.unwrap());
+    assert!(!store.set_role(room.id, cyd.user.id, Role::Admin).await.unwrap(), "not a member: nothing set");
+    assert_eq!(store.role(room.id, cyd.user.id).await.unwrap(), None);
     // Concurrent adds of one user: one wins, the count moves once.
     let adds: Vec<_> = (0..4)
         .map(|_| {
