@@ -4,12 +4,21 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tungstenite::Utf8Bytes;
 
-/// An encoded text frame; cloning shares the bytes.
+/// An encoded event (JSON text, without the WebSocket header); cloning shares the bytes.
 pub type Frame = Utf8Bytes;
+
+/// What a connection's writer sends, in queue order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// An event frame (text).
+    Event(Frame),
+    /// A pong answering the peer's ping, echoing its payload (at most 125 bytes).
+    Pong(Vec<u8>),
+}
 
 /// Why and how a connection is being closed: WebSocket close code and reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +41,7 @@ pub struct OutboxLimits {
 /// The sending side of a connection: cheap to clone, owned by the hub's indexes.
 #[derive(Clone)]
 pub struct Outbox {
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Outgoing>,
     close: Arc<Closer>,
     queued: Arc<QueuedBytes>,
 }
@@ -59,7 +68,7 @@ struct Closer {
 /// The receiving side, owned by the connection's writer task.
 pub struct Inbox {
     /// Frames to write, in order.
-    pub frames: mpsc::Receiver<Frame>,
+    pub frames: mpsc::Receiver<Outgoing>,
     /// Fires when the connection must close.
     pub close: CloseSignal,
     /// The writer releases each frame's bytes here once written.
@@ -103,7 +112,7 @@ impl Outbox {
             self.queued.release(len);
             return overflow();
         }
-        match self.tx.try_send(frame) {
+        match self.tx.try_send(Outgoing::Event(frame)) {
             Ok(()) => Offer::Queued,
             Err(e) => {
                 self.queued.release(len);
@@ -120,7 +129,7 @@ impl Outbox {
     pub async fn send(&self, frame: Frame) -> bool {
         let len = frame.len();
         self.queued.now.fetch_add(len, Ordering::Relaxed);
-        let sent = self.tx.send(frame).await.is_ok();
+        let sent = self.tx.send(Outgoing::Event(frame)).await.is_ok();
         if !sent {
             self.queued.release(len);
         }
@@ -136,12 +145,19 @@ impl Outbox {
             Ok(mut permits) => {
                 if let Some(permit) = permits.next() {
                     self.queued.now.fetch_add(frame.len(), Ordering::Relaxed);
-                    permit.send(frame);
+                    permit.send(Outgoing::Event(frame));
                 }
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// Queues a pong echoing a ping's `payload`, unless the queue is full: a peer pinging
+    /// faster than it reads only gets answers to some of its pings (RFC 6455 allows answering
+    /// just the latest).
+    pub fn pong(&self, payload: Vec<u8>) {
+        let _ = self.tx.try_send(Outgoing::Pong(payload));
     }
 
     /// Asks the writer to close the connection; the first reason given wins.
@@ -185,7 +201,7 @@ mod tests {
         let (out, mut inbox) = outbox(OutboxLimits { frames: 100, bytes: 10 });
         assert_eq!(out.offer("12345".into()), Offer::Queued);
         assert_eq!(out.offer("67890".into()), Offer::Queued);
-        let written = inbox.frames.recv().await.unwrap();
+        let Some(Outgoing::Event(written)) = inbox.frames.recv().await else { panic!("an event frame") };
         inbox.queued.release(written.len());
         assert_eq!(out.offer("abcde".into()), Offer::Queued, "room again once written");
         assert_eq!(out.offer("x".into()), Offer::Overflowed);

@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 pub use bridge::RESYNC;
 use bridge::{RedisStatus, Relay};
-pub use conn::{CloseReason, CloseSignal, Frame, Inbox, Offer, Outbox, OutboxLimits};
+pub use conn::{CloseReason, CloseSignal, Frame, Inbox, Offer, Outbox, OutboxLimits, Outgoing};
 pub use registry::ConnId;
 use registry::Registry;
 

@@ -5,8 +5,8 @@
 //! `receipt_members` members every member gets `receipt:update`. `delivered` is frequent
 //! (every device acknowledges every message it receives), so it is coalesced: the [`Buffer`]
 //! keeps the highest `seq` per (channel, user), and [`flush`] writes every pending watermark
-//! in one transaction and announces the moved ones with one `receipt:update` per small
-//! channel, every `receipt_flush_ms`.
+//! in one batch and announces the moved ones with one `receipt:update` per small channel,
+//! every `receipt_flush_ms`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use banter_proto::rest::{MessageReceipts, RecipientState};
 use banter_proto::ws::{ChannelUnread, ReceiptUpdate, ServerEvent};
 use banter_proto::{MemberReceipt, Membership};
+use rand::Rng;
 use uuid::Uuid;
 
 use crate::error::AppError;
@@ -28,13 +29,15 @@ use crate::store::Page;
 pub struct Buffer {
     /// std lock: held for one map operation, never across an `.await`.
     pending: Arc<Mutex<HashMap<(Uuid, Uuid), i64>>>,
-    /// Channel → (at most `receipt_members` members, when that was read). Only the flusher
-    /// uses it; std lock held for one lookup or insert.
+    /// Channel → (at most `receipt_members` members, until when that is trusted). Only the
+    /// flusher uses it; std lock held for the lookups or the inserts of one flush.
     small: Arc<Mutex<HashMap<Uuid, (bool, Instant)>>>,
 }
 
 /// How long the flusher trusts a channel's size before reading it again: a channel crossing
-/// `receipt_members` starts or stops getting `receipt:update` within this.
+/// `receipt_members` starts or stops getting `receipt:update` within this. Each size is
+/// trusted for a random time between half of this and this, so that the channels first seen
+/// together are not all read again in the same flush.
 const SIZE_MEMORY: Duration = Duration::from_secs(30);
 
 impl Buffer {
@@ -120,15 +123,16 @@ pub async fn of_message(state: &AppState, viewer: Uuid, channel: Uuid, seq: i64)
     Ok(MessageReceipts { channel_id: channel, seq, recipients, delivered_count, read_count, members })
 }
 
-/// Writes every pending delivered watermark in one transaction and announces the moved ones
-/// (one `receipt:update` per channel of at most `receipt_members` members). On a store error
-/// the batch is put back for the next flush.
+/// Writes every pending delivered watermark (in `(channel, user)` order) and announces the
+/// moved ones (one `receipt:update` per channel of at most `receipt_members` members). On a
+/// store error the batch is put back for the next flush.
 pub async fn flush(state: &AppState) {
-    let moves = state.receipts.take();
+    let mut moves = state.receipts.take();
     if moves.is_empty() {
         return;
     }
-    let moved = match state.store.advance_delivered(&moves).await {
+    moves.sort_unstable_by_key(|&(channel, user, _)| (channel, user));
+    let mut moved = match state.store.advance_delivered(&moves).await {
         Ok(moved) => moved,
         Err(e) => {
             tracing::error!(error = %e, count = moves.len(), "delivered receipts not written; retrying");
@@ -136,32 +140,49 @@ pub async fn flush(state: &AppState) {
             return;
         }
     };
-    let mut by_channel: HashMap<Uuid, Vec<MemberReceipt>> = HashMap::new();
-    for (channel, receipt) in moved {
-        by_channel.entry(channel).or_default().push(receipt);
-    }
-    for (channel, receipts) in by_channel {
-        if is_small(state, channel).await {
-            state.hub.publish(channel, &ServerEvent::ReceiptUpdate(ReceiptUpdate { channel_id: channel, receipts }));
+    // Stable, and linear on the store's answer, which follows the sorted moves.
+    moved.sort_by_key(|&(channel, _)| channel);
+    let mut moved = moved.into_iter().peekable();
+    let mut unknown = Vec::new();
+    {
+        let (now, sizes) = (Instant::now(), state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner));
+        while let Some((channel, first)) = moved.next() {
+            let mut receipts = vec![first];
+            while let Some((_, receipt)) = moved.next_if(|&(c, _)| c == channel) {
+                receipts.push(receipt);
+            }
+            match sizes.get(&channel).filter(|(_, until)| *until > now) {
+                Some(&(small, _)) => announce(state, small, channel, receipts),
+                None => unknown.push((channel, receipts)),
+            }
         }
+    }
+    if unknown.is_empty() {
+        return;
+    }
+    let mut read = Vec::with_capacity(unknown.len());
+    for (channel, receipts) in unknown {
+        let small = match state.store.channel(Uuid::nil(), channel).await {
+            Ok(Some(c)) => c.member_count <= state.config.receipt_members,
+            _ => false,
+        };
+        announce(state, small, channel, receipts);
+        read.push((channel, small));
+    }
+    let now = Instant::now();
+    let mut sizes = state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner);
+    sizes.retain(|_, (_, until)| *until > now);
+    for (channel, small) in read {
+        let trusted = rand::thread_rng().gen_range(SIZE_MEMORY / 2..=SIZE_MEMORY);
+        sizes.insert(channel, (small, now + trusted));
     }
 }
 
-/// Whether `channel` has at most `receipt_members` members, read from the store at most once
-/// per [`SIZE_MEMORY`].
-async fn is_small(state: &AppState, channel: Uuid) -> bool {
-    let known = state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner).get(&channel).copied();
-    if let Some((small, _)) = known.filter(|(_, at)| at.elapsed() < SIZE_MEMORY) {
-        return small;
+/// Publishes `receipts` as one `receipt:update` to `channel` if it is `small`.
+fn announce(state: &AppState, small: bool, channel: Uuid, receipts: Vec<MemberReceipt>) {
+    if small {
+        state.hub.publish(channel, &ServerEvent::ReceiptUpdate(ReceiptUpdate { channel_id: channel, receipts }));
     }
-    let small = match state.store.channel(Uuid::nil(), channel).await {
-        Ok(Some(c)) => c.member_count <= state.config.receipt_members,
-        _ => false,
-    };
-    let mut sizes = state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner);
-    sizes.retain(|_, (_, at)| at.elapsed() < SIZE_MEMORY);
-    sizes.insert(channel, (small, Instant::now()));
-    small
 }
 
 /// Runs [`flush`] every `receipt_flush_ms` until the runtime ends.

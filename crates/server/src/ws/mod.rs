@@ -4,9 +4,8 @@
 mod dispatch;
 pub mod heartbeat;
 mod session;
+pub mod socket;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::WebSocketUpgrade;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
@@ -21,10 +20,7 @@ use crate::http::error::custom;
 use crate::http::extract::{token, TokenSource};
 use crate::service::sessions;
 use crate::state::AppState;
-
-/// Read buffer per connection, in bytes: small, since chat frames are small (the library
-/// default of 128 KiB would dominate per-connection memory).
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+use socket::upgrade::{Upgrade, UpgradeRejection};
 
 /// The gateway route.
 pub fn router() -> Router<AppState> {
@@ -35,7 +31,7 @@ async fn upgrade(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<Upgrade, UpgradeRejection>,
 ) -> Response {
     if let Err(e) = state.limits.upgrade(peer.ip()) {
         return e.into_response();
@@ -58,11 +54,7 @@ async fn upgrade(
     if state.hub.user_connection_count(auth.user.user.id) >= state.config.max_connections_per_user {
         return custom(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", "close another connection first");
     }
-    let max = state.config.max_frame_bytes;
-    ws.read_buffer_size(READ_BUFFER_BYTES)
-        .max_frame_size(max)
-        .max_message_size(max)
-        .on_upgrade(move |socket| session::run(state, socket, auth))
+    ws.accept(move |socket| session::run(state, socket, auth))
 }
 
 /// A cookie-authenticated upgrade must come from a page of this host or a configured origin.

@@ -7,24 +7,25 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use banter_proto::ws::{Ready, ServerEvent};
 use banter_proto::Limits;
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use tokio::io::{ReadHalf, WriteHalf};
 
 use crate::clock::now_ms;
 use crate::error::AppError;
 use crate::hub::conn::QueuedBytes;
-use crate::hub::{frame, CloseReason, CloseSignal, ConnId, Frame, Inbox, Outbox, OutboxLimits};
+use crate::hub::{frame, CloseReason, CloseSignal, ConnId, Inbox, Outbox, OutboxLimits, Outgoing};
 use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::service::{presence, typing};
 use crate::state::AppState;
 use crate::ws::dispatch;
 use crate::ws::heartbeat::Heartbeat;
+use crate::ws::socket::read::{FrameReader, Incoming, ReadError};
+use crate::ws::socket::upgrade::Socket;
+use crate::ws::socket::write::Batch;
 
-/// Most frames written before one flush.
+/// Most frames written in one socket write.
 const MAX_BATCH: usize = 64;
 /// Shortest time between two flushes of a busy socket. Once a socket has been flushed
 /// [`BUSY_FLUSHES`] times in a row with less than this between flushes (a busy channel), a
@@ -36,6 +37,10 @@ const WRITE_PACE: Duration = Duration::from_millis(2);
 const BUSY_FLUSHES: u32 = 4;
 /// Close for a frame over the size limit.
 const FRAME_TOO_LARGE: CloseReason = CloseReason { code: 1009, reason: "frame_too_large" };
+/// Close for a frame that breaks RFC 6455.
+const PROTOCOL_ERROR: CloseReason = CloseReason { code: 1002, reason: "protocol_error" };
+/// Close for a text frame that is not UTF-8.
+const INVALID_UTF8: CloseReason = CloseReason { code: 1007, reason: "invalid_utf8" };
 /// Close when the session could not start (store failure).
 const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
 /// Longest wait for the queued frames and the close frame to be written on close.
@@ -44,27 +49,33 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 const TIMEOUT: CloseReason = CloseReason { code: 1001, reason: "heartbeat_timeout" };
 
 /// Runs a session until the socket ends or it is closed (logout, overflow, shutdown).
-pub async fn run(state: AppState, socket: WebSocket, auth: Auth) {
-    let (mut sink, stream) = socket.split();
+pub async fn run(state: AppState, socket: Socket, auth: Auth) {
+    let (stream, mut sink) = tokio::io::split(socket);
     let user_id = auth.user.user.id;
     let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
     let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, limits);
     presence::connected(&state, user_id, conn);
-    match ready(&state, conn, &auth).await {
+    // Boxed: the session's future stays small while it idles (see `read`).
+    match Box::pin(ready(&state, conn, &auth)).await {
         Ok(ready) => {
-            if sink.send(Message::Text(frame(None, &ServerEvent::Ready(Box::new(ready))))).await.is_ok() {
+            let mut batch = Batch::default();
+            batch.text(&frame(None, &ServerEvent::Ready(Box::new(ready))));
+            if batch.write_to(&mut sink).await.is_ok() {
                 let last_heard = Arc::new(AtomicI64::new(now_ms()));
                 let close = inbox.close.clone();
                 let heartbeat = state.heartbeat.clone();
                 let writer = tokio::spawn(write(sink, inbox, heartbeat, last_heard.clone(), outbox.clone()));
-                let end = read(&state, stream, &auth, conn, &outbox, &close, &last_heard).await;
+                let max = state.config.max_frame_bytes;
+                let end = read(&state, stream, max, &auth, conn, &outbox, &close, &last_heard).await;
                 outbox.close(end.unwrap_or(CloseReason { code: 1000, reason: "" }));
                 let _ = writer.await;
             }
         }
         Err(e) => {
             tracing::error!(error = %e, "session could not start");
-            let _ = sink.send(close_message(INTERNAL)).await;
+            let mut batch = Batch::default();
+            batch.close(INTERNAL.code, INTERNAL.reason);
+            let _ = batch.write_to(&mut sink).await;
         }
     }
     state.hub.disconnect(conn);
@@ -97,54 +108,56 @@ async fn ready(state: &AppState, conn: ConnId, auth: &Auth) -> Result<Ready, App
     })
 }
 
-/// Reads frames until the peer leaves, a close is requested, or a frame is too large.
+/// Reads frames until the peer leaves, a close is requested, or a frame breaks the protocol
+/// or the size limit of `max` bytes. Each request is handled in a boxed future, so the
+/// session's own future (alive as long as the connection) only holds what an idle read needs.
+#[allow(clippy::too_many_arguments)]
 async fn read(
     state: &AppState,
-    mut stream: SplitStream<WebSocket>,
+    mut stream: ReadHalf<Socket>,
+    max: usize,
     auth: &Auth,
     conn: ConnId,
     outbox: &Outbox,
     close: &CloseSignal,
     last_heard: &AtomicI64,
 ) -> Option<CloseReason> {
+    let mut reader = FrameReader::new(max);
     // One close future for the whole loop, not a new one per frame.
     let closed = close.closed();
     tokio::pin!(closed);
     loop {
         let message = tokio::select! {
             _ = &mut closed => return None,
-            message = stream.next() => message,
+            message = reader.next(&mut stream) => message,
         };
         last_heard.store(now_ms(), Ordering::Relaxed);
         match message {
-            Some(Ok(Message::Text(text))) => dispatch::handle(state, auth, conn, outbox, text.as_str()).await,
-            Some(Ok(Message::Binary(_))) => dispatch::refuse_binary(outbox).await,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-            Some(Ok(Message::Close(_))) | None => return None,
-            Some(Err(e)) => return too_large(e).then_some(FRAME_TOO_LARGE),
+            Ok(Incoming::Text(text)) => Box::pin(dispatch::handle(state, auth, conn, outbox, &text)).await,
+            Ok(Incoming::Binary) => Box::pin(dispatch::refuse_binary(outbox)).await,
+            Ok(Incoming::Ping(payload)) => outbox.pong(payload),
+            Ok(Incoming::Pong) => {}
+            Ok(Incoming::Close) | Err(ReadError::Eof | ReadError::Io(_)) => return None,
+            Err(ReadError::TooLarge) => return Some(FRAME_TOO_LARGE),
+            Err(ReadError::Protocol) => return Some(PROTOCOL_ERROR),
+            Err(ReadError::InvalidUtf8) => return Some(INVALID_UTF8),
         }
     }
 }
 
-/// Whether a read error is a frame or message over the size limit.
-fn too_large(e: axum::Error) -> bool {
-    matches!(e.into_inner().downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
-}
-
-/// Writes queued frames, coalescing up to [`MAX_BATCH`] per flush; pings on every tick of the
-/// process's [`Heartbeat`]
-/// and gives up on a peer silent for two. A close request interrupts even a write blocked on
-/// a peer that stopped reading. On close it writes what is queued (unless the reason is
-/// overflow or revocation) and the close frame, bounded by [`CLOSE_TIMEOUT`].
+/// Writes queued frames, coalescing up to [`MAX_BATCH`] per socket write; pings on every tick
+/// of the process's [`Heartbeat`] and gives up on a peer silent for two. A close request
+/// interrupts even a write blocked on a peer that stopped reading. On close it writes what is
+/// queued (unless the reason is overflow or revocation) and the close frame, bounded by
+/// [`CLOSE_TIMEOUT`], then shuts the socket's sending side.
 async fn write(
-    sink: SplitSink<WebSocket, Message>,
+    mut sink: WriteHalf<Socket>,
     inbox: Inbox,
     heartbeat: Heartbeat,
     last_heard: Arc<AtomicI64>,
     outbox: Outbox,
 ) {
     let Inbox { mut frames, close, queued } = inbox;
-    let mut sink = sink;
     let mut ticks = heartbeat.subscribe();
     let silent_limit_ms = 2 * heartbeat.period().as_millis() as i64;
     let mut pace = Pace::default();
@@ -167,7 +180,9 @@ async fn write(
                 if silent_ms > silent_limit_ms {
                     break TIMEOUT;
                 }
-                sink.send(Message::Ping(Default::default())).await.is_ok()
+                let mut batch = Batch::default();
+                batch.ping();
+                batch.write_to(&mut sink).await.is_ok()
             }
         };
         if !step {
@@ -178,12 +193,15 @@ async fn write(
     };
     outbox.close(reason);
     let finish = async {
+        let mut batch = Batch::default();
         if !matches!(reason.code, 4001 | 4008) {
-            while let Ok(frame) = frames.try_recv() {
-                sink.feed(Message::Text(frame)).await?;
+            while let Ok(out) = frames.try_recv() {
+                add(&mut batch, &out, &queued);
             }
         }
-        sink.send(close_message(reason)).await
+        batch.close(reason.code, reason.reason);
+        batch.write_to(&mut sink).await?;
+        tokio::io::AsyncWriteExt::shutdown(&mut sink).await
     };
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, finish).await;
 }
@@ -200,13 +218,13 @@ struct Pace {
 /// in the last two paces is in a conversation with the server (a closed-loop sender waiting
 /// for its `ack`), so its frames are never held back.
 async fn paced_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    first: Frame,
-    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
+    sink: &mut WriteHalf<Socket>,
+    first: Outgoing,
+    frames: &mut tokio::sync::mpsc::Receiver<Outgoing>,
     queued: &QueuedBytes,
     pace: &mut Pace,
     last_heard: &AtomicI64,
-) -> Result<(), axum::Error> {
+) -> std::io::Result<()> {
     let now = tokio::time::Instant::now();
     let talking = now_ms() - last_heard.load(Ordering::Relaxed) <= 2 * WRITE_PACE.as_millis() as i64;
     if let Some(due) = pace.last_flush.map(|at| at + WRITE_PACE) {
@@ -224,23 +242,41 @@ async fn paced_batch(
     written
 }
 
-/// Feeds `first` and whatever else is queued (up to [`MAX_BATCH`] in all), releasing each
-/// frame's bytes from the outbox count, then flushes once.
+/// Lays out `first` and whatever else is queued (up to [`MAX_BATCH`] in all) into one batch,
+/// releasing each frame's bytes from the outbox count, and writes it.
 async fn write_batch(
-    sink: &mut SplitSink<WebSocket, Message>,
-    first: Frame,
-    frames: &mut tokio::sync::mpsc::Receiver<Frame>,
+    sink: &mut WriteHalf<Socket>,
+    first: Outgoing,
+    frames: &mut tokio::sync::mpsc::Receiver<Outgoing>,
     queued: &QueuedBytes,
-) -> Result<(), axum::Error> {
-    let mut next = Some(first);
-    for _ in 0..MAX_BATCH {
-        let Some(frame) = next.take().or_else(|| frames.try_recv().ok()) else { break };
-        queued.release(frame.len());
-        sink.feed(Message::Text(frame)).await?;
+) -> std::io::Result<()> {
+    let mut taken = Vec::with_capacity(frames.len().min(MAX_BATCH - 1) + 1);
+    taken.push(first);
+    while taken.len() < MAX_BATCH {
+        let Ok(out) = frames.try_recv() else { break };
+        taken.push(out);
     }
-    sink.flush().await
+    let bytes = taken.iter().map(|out| match out {
+        Outgoing::Event(frame) => frame.len(),
+        Outgoing::Pong(payload) => payload.len(),
+    });
+    let mut batch = Batch::with_capacity(taken.len(), bytes.sum());
+    for out in &taken {
+        add(&mut batch, out, queued);
+    }
+    drop(taken);
+    batch.write_to(sink).await
 }
 
-fn close_message(reason: CloseReason) -> Message {
-    Message::Close(Some(CloseFrame { code: reason.code, reason: reason.reason.into() }))
+/// Appends one queued item to `batch`, releasing an event's bytes from the outbox count.
+fn add(batch: &mut Batch, out: &Outgoing, queued: &QueuedBytes) {
+    match out {
+        Outgoing::Event(frame) => {
+            queued.release(frame.len());
+            batch.text(frame);
+        }
+        Outgoing::Pong(payload) => {
+            batch.pong(payload);
+        }
+    }
 }

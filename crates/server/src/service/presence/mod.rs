@@ -7,10 +7,13 @@
 //! Redis refreshes this node's leases every `presence_lease_ms` and sweeps expired ones
 //! ([`crate::hub::leases`]). A change is announced only when the user's presence over all
 //! nodes changed, by the one node whose lease script saw it change; peers are read from the
-//! store then, so connecting costs one `presence_peers` query only when presence changes.
+//! store then, so connecting costs one `presence_peers` query only when presence changes. A
+//! connect's `ready` snapshot reads the same peers just before: it leaves them in the table
+//! for the announcement of that connect, which then does not read them again.
 
 mod table;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -104,6 +107,7 @@ pub async fn update(state: &AppState, user: Uuid, conn: ConnId, status: Status) 
 /// offline ones (for `ready`). Errors: the store failed.
 pub async fn snapshot(state: &AppState, user: Uuid) -> Result<Vec<Presence>, AppError> {
     let peers = state.store.presence_peers(user, state.config.receipt_members).await?;
+    state.presence.table().offer_peers(user, &peers);
     let statuses = statuses(state, &peers).await;
     Ok(peers
         .into_iter()
@@ -157,16 +161,19 @@ pub fn start_worker(state: AppState) {
                 _ = ticks.tick() => true,
                 _ = state.presence.inner.wake.notified() => false,
             };
-            let changes = state.presence.table().take_changes(Instant::now());
+            let (changes, peers) = {
+                let mut table = state.presence.table();
+                (table.take_changes(Instant::now()), table.take_peers())
+            };
             let transitions = publish(&state, changes).await;
-            announce(&state, transitions).await;
+            announce(&state, transitions, peers).await;
             if ticked && state.presence.inner.leases.is_some() {
                 let refresh = Instant::now() >= refresh_at;
                 if refresh {
                     refresh_at = Instant::now() + state.presence.inner.lease;
                 }
                 let transitions = maintain(&state, refresh).await;
-                announce(&state, transitions).await;
+                announce(&state, transitions, HashMap::new()).await;
             }
         }
     });
@@ -214,11 +221,16 @@ async fn maintain(state: &AppState, refresh: bool) -> Vec<Transition> {
 }
 
 /// Sends `presence:change` for each transition that changed a user's presence to the users
-/// sharing a DM or a small channel with them; going offline records `last_seen_at` first.
-async fn announce(state: &AppState, transitions: Vec<Transition>) {
-    let changed = transitions.into_iter().filter(|(_, before, after)| before != after);
+/// sharing a DM or a small channel with them (from `known` when a snapshot read them, else from
+/// the store); going offline records `last_seen_at` first.
+async fn announce(state: &AppState, transitions: Vec<Transition>, mut known: HashMap<Uuid, Vec<Uuid>>) {
+    let changed: Vec<_> = transitions
+        .into_iter()
+        .filter(|(_, before, after)| before != after)
+        .map(|(user, _, status)| (user, status, known.remove(&user)))
+        .collect();
     futures_util::stream::iter(changed)
-        .for_each_concurrent(ANNOUNCE_CONCURRENCY, |(user, _, status)| async move {
+        .for_each_concurrent(ANNOUNCE_CONCURRENCY, |(user, status, known)| async move {
             let mut last_seen_at = None;
             if status == Status::Offline {
                 let at = now_ms();
@@ -227,7 +239,11 @@ async fn announce(state: &AppState, transitions: Vec<Transition>) {
                 }
                 last_seen_at = Some(to_datetime(at));
             }
-            match state.store.presence_peers(user, state.config.receipt_members).await {
+            let peers = match known {
+                Some(peers) => Ok(peers),
+                None => state.store.presence_peers(user, state.config.receipt_members).await,
+            };
+            match peers {
                 Ok(peers) => {
                     let change = Presence { user_id: user, status, last_seen_at };
                     state.hub.to_users(&peers, &ServerEvent::PresenceChange(change));

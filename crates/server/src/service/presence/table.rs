@@ -43,6 +43,9 @@ pub struct Table {
     dirty: HashSet<Uuid>,
     /// Grace periods in deadline order (the grace is constant, so appending keeps the order).
     holding: VecDeque<(Instant, Uuid)>,
+    /// Peers read for the `ready` snapshot of users with a change pending, for announcing
+    /// that change without reading them again; kept until the next [`Table::take_peers`].
+    peers: HashMap<Uuid, Vec<Uuid>>,
 }
 
 impl Table {
@@ -107,6 +110,19 @@ impl Table {
         changes
     }
 
+    /// Keeps `peers` (just read from the store) for announcing `user`'s pending change, if
+    /// one is pending (a connect not yet taken by [`Table::take_changes`]).
+    pub fn offer_peers(&mut self, user: Uuid, peers: &[Uuid]) {
+        if self.dirty.contains(&user) {
+            self.peers.insert(user, peers.to_vec());
+        }
+    }
+
+    /// Takes the peers offered since the last call (to go with the changes just taken).
+    pub fn take_peers(&mut self) -> HashMap<Uuid, Vec<Uuid>> {
+        std::mem::take(&mut self.peers)
+    }
+
     /// Puts changes back that could not be published, to be retried.
     pub fn revert(&mut self, changes: &[Change]) {
         for &(user, before, _) in changes {
@@ -159,5 +175,19 @@ mod tests {
         assert!(t.users.is_empty() && t.published().is_empty());
         t.revert(&[(user, Status::Online, Status::Offline)]);
         assert_eq!(t.take_changes(now + GRACE), vec![(user, Status::Online, Status::Offline)], "retried");
+    }
+
+    #[test]
+    fn peers_are_kept_only_for_a_pending_change_and_taken_once() {
+        let (mut t, user, peer, now) = (Table::default(), Uuid::now_v7(), Uuid::now_v7(), Instant::now());
+        t.offer_peers(user, &[peer]);
+        assert!(t.take_peers().is_empty(), "nothing pending");
+        t.connect(user, 1);
+        t.offer_peers(user, &[peer]);
+        t.take_changes(now);
+        assert_eq!(t.take_peers().remove(&user), Some(vec![peer]));
+        assert!(t.take_peers().is_empty(), "taken once");
+        t.offer_peers(user, &[peer]);
+        assert!(t.take_peers().is_empty(), "the change was already taken");
     }
 }

@@ -1,14 +1,15 @@
-//! Channels and members in SQLite.
+//! Channels and members in SQLite: the reads of every connect's `ready` snapshot and the
+//! sender's role run inline ([`super::read`]); the rest go through the pools.
 
 use async_trait::async_trait;
 use banter_proto::ws::ReceiptUpdate;
 use banter_proto::{Channel, Member, MemberReceipt, Role};
 use uuid::Uuid;
 
-use super::SqliteStore;
+use super::{read, SqliteStore};
 use crate::store::sql::{
-    group_receipts, is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelReceiptRow, ChannelRow,
-    MemberRow, ReceiptRow, CHANNEL_SELECT_SQLITE as CHANNEL_SELECT,
+    group_receipts, is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelRow, MemberRow,
+    ReceiptRow, CHANNEL_SELECT_SQLITE as CHANNEL_SELECT,
 };
 use crate::store::{ChannelStore, NewChannel, StoreResult};
 
@@ -114,12 +115,12 @@ impl ChannelStore for SqliteStore {
 
     async fn channels_of(&self, user: Uuid) -> StoreResult<Vec<Channel>> {
         let sql = format!("{CHANNEL_SELECT} WHERE m.user_id IS NOT NULL ORDER BY c.kind = 'dm', c.name, c.created_at");
-        let rows: Vec<ChannelRow> = sqlx::query_as(&sql).bind(user).fetch_all(&self.reader).await?;
+        let rows = self.inline.all(&sql, [user], read::channel_row)?;
         Ok(rows.into_iter().map(Channel::from).collect())
     }
 
     async fn channel_ids_of(&self, user: Uuid) -> StoreResult<Vec<Uuid>> {
-        sqlx::query_scalar("SELECT channel_id FROM members WHERE user_id = ?").bind(user).fetch_all(&self.reader).await
+        self.inline.all("SELECT channel_id FROM members WHERE user_id = ?", [user], |r| r.get(0))
     }
 
     async fn public_channels(&self, viewer: Uuid, prefix: &str, limit: u32) -> StoreResult<Vec<Channel>> {
@@ -135,11 +136,8 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn role(&self, channel: Uuid, user: Uuid) -> StoreResult<Option<Role>> {
-        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE channel_id = ? AND user_id = ?")
-            .bind(channel)
-            .bind(user)
-            .fetch_optional(&self.reader)
-            .await?;
+        let sql = "SELECT role FROM members WHERE channel_id = ? AND user_id = ?";
+        let role: Option<String> = self.inline.optional(sql, [channel, user], |r| r.get(0))?;
         Ok(role.as_deref().map(parse_role))
     }
 
@@ -201,24 +199,9 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn advance_delivered(&self, moves: &[(Uuid, Uuid, i64)]) -> StoreResult<Vec<(Uuid, MemberReceipt)>> {
-        let mut tx = self.writer.begin().await?;
-        let mut moved = Vec::new();
-        for &(channel, user, seq) in moves {
-            let row: Option<ReceiptRow> = sqlx::query_as(
-                "UPDATE members SET delivered_seq = MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
-                 WHERE channel_id = ?1 AND user_id = ?2 \
-                 AND MAX(delivered_seq, read_seq) < MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
-                 RETURNING user_id, delivered_seq, read_seq",
-            )
-            .bind(channel)
-            .bind(user)
-            .bind(seq)
-            .fetch_optional(&mut *tx)
-            .await?;
-            moved.extend(row.map(|r| (channel, MemberReceipt::from(r))));
-        }
-        tx.commit().await?;
-        Ok(moved)
+        // On the message writer's thread, between message batches (in parts of at most
+        // `writer::DELIVERED_CHUNK` moves per transaction).
+        self.messages.advance_delivered(moves).await
     }
 
     async fn receipts(&self, channel: Uuid) -> StoreResult<Vec<MemberReceipt>> {
@@ -232,16 +215,14 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn receipts_of(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<ReceiptUpdate>> {
-        let rows: Vec<ChannelReceiptRow> = sqlx::query_as(
+        let rows = self.inline.all(
             "SELECT o.channel_id, o.user_id, o.delivered_seq, o.read_seq FROM members me \
              JOIN channels c ON c.id = me.channel_id AND c.member_count <= ?2 \
              JOIN members o ON o.channel_id = me.channel_id \
              WHERE me.user_id = ?1 ORDER BY o.channel_id, o.user_id",
-        )
-        .bind(user)
-        .bind(max_members)
-        .fetch_all(&self.reader)
-        .await?;
+            (user, max_members),
+            read::channel_receipt_row,
+        )?;
         Ok(group_receipts(rows))
     }
 
@@ -258,16 +239,14 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn presence_peers(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<Uuid>> {
-        sqlx::query_scalar(
+        self.inline.all(
             "SELECT DISTINCT o.user_id FROM members me \
              JOIN channels c ON c.id = me.channel_id AND (c.kind = 'dm' OR c.member_count <= ?2) \
              JOIN members o ON o.channel_id = me.channel_id AND o.user_id <> ?1 \
              WHERE me.user_id = ?1",
+            (user, max_members),
+            |r| r.get(0),
         )
-        .bind(user)
-        .bind(max_members)
-        .fetch_all(&self.reader)
-        .await
     }
 
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool> {

@@ -1,12 +1,14 @@
-//! Messages in SQLite: sends go to the group-committing [`super::writer`]; paged history and
-//! single messages are read from the reader pool; edits, deletes and reactions are written
-//! through the writer pool.
+//! Messages in SQLite: sends go to the group-committing [`super::writer`]; single messages
+//! and mention lookups (the send path) are read inline ([`super::read`]), paged history and
+//! reactions from the reader pool; edits, deletes and reactions are written through the
+//! writer pool.
 
 use async_trait::async_trait;
 use banter_proto::{Message, ReactionCount};
+use rusqlite::{params_from_iter, ToSql};
 use uuid::Uuid;
 
-use super::SqliteStore;
+use super::{read, SqliteStore};
 use crate::store::sql::{MessageRow, ReactionRow, MESSAGE_SELECT};
 use crate::store::{CommitHook, MessageStore, NewMessage, NewReaction, Page, ReactionOutcome, StoreResult};
 
@@ -59,7 +61,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn message(&self, channel: Uuid, id: Uuid) -> StoreResult<Option<Message>> {
-        Self::message_via(&self.reader, channel, id).await
+        let sql = format!("{MESSAGE_SELECT} WHERE m.channel_id = ?1 AND m.id = ?2");
+        Ok(self.inline.optional(&sql, [channel, id], read::message_row)?.map(Message::from))
     }
 
     async fn edit_message(&self, channel: Uuid, id: Uuid, body: &str, at: i64) -> StoreResult<Option<Message>> {
@@ -191,10 +194,7 @@ impl MessageStore for SqliteStore {
             "SELECT u.id FROM users u JOIN members m ON m.user_id = u.id AND m.channel_id = ? \
              WHERE u.username_key IN ({placeholders}) ORDER BY u.username_key"
         );
-        let mut query = sqlx::query_scalar(&sql).bind(channel);
-        for name in usernames {
-            query = query.bind(name);
-        }
-        query.fetch_all(&self.reader).await
+        let params = std::iter::once(&channel as &dyn ToSql).chain(usernames.iter().map(|n| n as &dyn ToSql));
+        self.inline.all(&sql, params_from_iter(params), |r| r.get(0))
     }
 }

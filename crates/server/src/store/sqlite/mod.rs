@@ -3,16 +3,19 @@
 //! Messages are committed with group commit by one writer thread on its own connection
 //! ([`writer`]), whose task holds the write pool's connection meanwhile; other writes go through
 //! that single-connection pool (so writes never contend for SQLite's lock);
-//! reads use their own pool and proceed concurrently under WAL. `synchronous = NORMAL` in WAL
+//! reads proceed concurrently under WAL: the hot point reads (every connect, every send) run
+//! inline on the calling thread ([`read`]), the others through a sqlx reader pool. `synchronous = NORMAL` in WAL
 //! mode makes a committed transaction survive a process crash (an OS crash or power loss may
 //! lose the last few commits, never corrupt the file).
 
 mod channels;
 mod messages;
+mod read;
 mod users;
 pub mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,11 +23,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use super::{Store, StoreResult};
 
-/// A SQLite database: a writer pool of one connection and a reader pool.
+/// A SQLite database: a writer pool of one connection, a reader pool, and inline readers.
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The hot point reads, run on the calling thread.
+    inline: Arc<read::Readers>,
     messages: writer::MessageWriter,
 }
 
@@ -43,8 +48,9 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(1).min_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let messages = writer::MessageWriter::spawn(writer.clone(), options.get_filename())?;
+        let inline = Arc::new(read::Readers::open(options.get_filename())?);
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Self { writer, reader, messages })
+        Ok(Self { writer, reader, inline, messages })
     }
 }
 

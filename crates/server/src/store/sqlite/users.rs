@@ -1,10 +1,11 @@
-//! Users and sessions in SQLite.
+//! Users and sessions in SQLite: the session lookup (every connect) and `last_seen` read
+//! inline ([`super::read`]), the rest through the pools.
 
 use async_trait::async_trait;
 use banter_proto::{Me, User};
 use uuid::Uuid;
 
-use super::SqliteStore;
+use super::{read, SqliteStore};
 use crate::store::sql::{is_unique_violation, like_prefix, UserRow, USER_COLUMNS};
 use crate::store::{Credentials, NewUser, StoreResult, UserStore};
 
@@ -89,8 +90,8 @@ impl UserStore for SqliteStore {
         let sql = "SELECT s.id AS session_id, u.id, u.username, u.display_name, u.email, u.created_at \
                    FROM sessions s JOIN users u ON u.id = s.user_id \
                    WHERE s.token_hash = ? AND s.revoked_at IS NULL";
-        let row: Option<SessionRow> = sqlx::query_as(sql).bind(token_hash).fetch_optional(&self.reader).await?;
-        Ok(row.map(|r| (r.session_id, r.user.into_me())))
+        let row = self.inline.optional(sql, [token_hash], |r| Ok((r.get("session_id")?, read::user_row(r)?)))?;
+        Ok(row.map(|(session_id, user)| (session_id, user.into_me())))
     }
 
     async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<bool> {
@@ -103,10 +104,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn last_seen(&self, user: Uuid) -> StoreResult<Option<i64>> {
-        let at: Option<Option<i64>> = sqlx::query_scalar("SELECT last_seen_at FROM users WHERE id = ?")
-            .bind(user)
-            .fetch_optional(&self.reader)
-            .await?;
+        let at: Option<Option<i64>> =
+            self.inline.optional("SELECT last_seen_at FROM users WHERE id = ?", [user], |r| r.get(0))?;
         Ok(at.flatten())
     }
 
@@ -121,11 +120,4 @@ struct UserRowWithHash {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    session_id: Uuid,
-    #[sqlx(flatten)]
-    user: UserRow,
 }

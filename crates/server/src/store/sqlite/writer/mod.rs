@@ -1,4 +1,4 @@
-//! The message writer: every message of this SQLite database is committed by one dedicated
+//! The SQLite writer: every message of this SQLite database is committed by one dedicated
 //! thread ([`thread`]) with its own connection and prepared statements, with group commit.
 //! Sends queue here; a task takes whatever has queued (up to [`MAX_BATCH`]) and hands it to
 //! the thread, which commits it in ONE transaction in one blocking call (a failed batch is
@@ -6,9 +6,14 @@
 //! runs each new message's commit hook in `seq` order and answers each sender. A send is
 //! acknowledged when its batch has committed.
 //!
+//! The receipt flusher's delivered watermarks ([`MessageWriter::advance_delivered`]) are
+//! written by the same thread, in `(channel, user)` order and in transactions of at most
+//! [`DELIVERED_CHUNK`] moves; sends that queued meanwhile commit between two of them, so a
+//! large flush holds a send up for one part at most.
+//!
 //! One writer assigning seqs makes `head_seq + 1` gap-free and the idempotency check
 //! race-free; running the hooks before taking the next batch keeps broadcasts in `seq` order.
-//! While a batch commits, the task holds the store's write pool's only connection, so the
+//! While the thread commits, the task holds the store's write pool's only connection, so the
 //! store's other writes wait for the pool as they did when batches ran on that connection and
 //! never meet a second writer in SQLite (where a transaction that read first would fail with
 //! `SQLITE_BUSY` instead of waiting).
@@ -21,15 +26,19 @@ mod thread;
 use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 
-use banter_proto::Message;
+use banter_proto::{MemberReceipt, Message};
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 use crate::store::{CommitHook, NewMessage, StoreResult};
 
 /// Most messages committed in one transaction.
 pub const MAX_BATCH: usize = 256;
+/// Most delivered-watermark moves written in one transaction: a larger flush is split, and
+/// the sends queued meanwhile commit between the parts.
+pub const DELIVERED_CHUNK: usize = 128;
 /// Sends that may wait for the writer before senders wait to enqueue.
 const QUEUE: usize = 4096;
 
@@ -43,10 +52,24 @@ struct Write {
 /// What the thread answers for one write.
 type Outcome = StoreResult<(Message, bool)>;
 
-/// A batch for the thread, and where it sends each write back with its outcome.
-struct Job {
-    writes: Vec<Write>,
-    done: oneshot::Sender<Vec<(Write, Outcome)>>,
+/// A delivered watermark to move: `(channel, user, seq)`.
+type Move = (Uuid, Uuid, i64);
+
+/// What the thread answers for some moves: per move (in order), its watermark if it moved.
+type Moved = StoreResult<Vec<Option<MemberReceipt>>>;
+
+/// One queued call of [`MessageWriter::advance_delivered`].
+struct Advance {
+    moves: Vec<Move>,
+    reply: oneshot::Sender<StoreResult<Vec<(Uuid, MemberReceipt)>>>,
+}
+
+/// Work for the thread, and where it sends the result.
+enum Job {
+    /// A batch of sends; each comes back with its outcome.
+    Commit { writes: Vec<Write>, done: oneshot::Sender<Vec<(Write, Outcome)>> },
+    /// Delivered watermarks to move in one transaction.
+    Advance { moves: Vec<Move>, done: oneshot::Sender<Moved> },
 }
 
 /// Handle to the writer; cheap to clone. The task and the thread end when every handle is
@@ -54,6 +77,7 @@ struct Job {
 #[derive(Clone)]
 pub struct MessageWriter {
     queue: mpsc::Sender<Write>,
+    advances: mpsc::Sender<Advance>,
 }
 
 impl MessageWriter {
@@ -64,8 +88,9 @@ impl MessageWriter {
     pub fn spawn(pool: SqlitePool, path: &Path) -> StoreResult<Self> {
         let jobs = thread::start(path)?;
         let (queue, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, jobs, rx));
-        Ok(Self { queue })
+        let (advances, advance_rx) = mpsc::channel(4);
+        tokio::spawn(run(pool, jobs, rx, advance_rx));
+        Ok(Self { queue, advances })
     }
 
     /// Queues `message` and waits for its batch to commit: the committed (or, for a known
@@ -77,33 +102,141 @@ impl MessageWriter {
         self.queue.send(Write { message, hook, reply }).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
         answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
-}
 
-/// Takes whatever has queued, has the thread commit it while holding the write pool, then runs
-/// the hooks and answers the senders; again until every handle is dropped.
-async fn run(pool: SqlitePool, jobs: std_mpsc::Sender<Job>, mut rx: mpsc::Receiver<Write>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let writes = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-        let done = match lock(&pool).await {
-            Ok(_held) => commit(&jobs, writes).await,
-            // As when the batch's transaction could not begin: each write tries on its own.
-            Err(_) => {
-                let mut done = Vec::with_capacity(writes.len());
-                for write in writes {
-                    match lock(&pool).await {
-                        Ok(_held) => done.extend(commit(&jobs, vec![write]).await),
-                        Err(e) => done.push((write, Err(e))),
-                    }
-                }
-                done
-            }
-        };
-        done.into_iter().for_each(|(write, result)| finish(write, result));
+    /// Moves each `(channel, user)`'s `delivered_seq` forward to `min(seq, head_seq)` unless
+    /// `max(delivered_seq, read_seq)` is already there (non-members skipped), in
+    /// `(channel, user)` order (repeated pairs in their given order), in transactions of at
+    /// most [`DELIVERED_CHUNK`] moves. Returns the watermarks that moved, with their channel,
+    /// in the order of `moves`. Errors: the database's (the parts before the failing one stay
+    /// written), or `WorkerCrashed` if the writer is gone.
+    pub async fn advance_delivered(&self, moves: &[Move]) -> StoreResult<Vec<(Uuid, MemberReceipt)>> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let advance = Advance { moves: moves.to_vec(), reply };
+        self.advances.send(advance).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
+        answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
     }
 }
 
-/// The write pool's connection, kept idle while a batch commits so that no other write runs.
+/// Takes whatever has queued, has the thread commit it while holding the write pool, then runs
+/// the hooks and answers the senders; while a delivered flush is in progress, each turn commits
+/// the sends queued meanwhile (if any) and then one part of the flush. Again until every
+/// handle is dropped.
+async fn run(
+    pool: SqlitePool,
+    jobs: std_mpsc::Sender<Job>,
+    mut rx: mpsc::Receiver<Write>,
+    mut advances: mpsc::Receiver<Advance>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut flush: Option<Flush> = None;
+    loop {
+        if flush.is_none() {
+            tokio::select! {
+                biased;
+                n = rx.recv_many(&mut batch, MAX_BATCH) => if n == 0 { return },
+                advance = advances.recv() => match advance {
+                    Some(advance) => flush = Some(Flush::new(advance)),
+                    None => return,
+                },
+            }
+            // A flush waiting behind this batch starts right after it: sends never starve it.
+            if flush.is_none() {
+                flush = advances.try_recv().ok().map(Flush::new);
+            }
+        } else {
+            while batch.len() < MAX_BATCH {
+                let Ok(write) = rx.try_recv() else { break };
+                batch.push(write);
+            }
+        }
+        if !batch.is_empty() {
+            let writes = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+            send_batch(&pool, &jobs, writes).await;
+        }
+        if let Some(mut current) = flush.take() {
+            if current.step(&pool, &jobs).await {
+                current.finish();
+            } else {
+                flush = Some(current);
+            }
+        }
+    }
+}
+
+/// Commits one batch of sends while holding the write pool, then runs the hooks and answers
+/// the senders.
+async fn send_batch(pool: &SqlitePool, jobs: &std_mpsc::Sender<Job>, writes: Vec<Write>) {
+    let done = match lock(pool).await {
+        Ok(_held) => commit(jobs, writes).await,
+        // As when the batch's transaction could not begin: each write tries on its own.
+        Err(_) => {
+            let mut done = Vec::with_capacity(writes.len());
+            for write in writes {
+                match lock(pool).await {
+                    Ok(_held) => done.extend(commit(jobs, vec![write]).await),
+                    Err(e) => done.push((write, Err(e))),
+                }
+            }
+            done
+        }
+    };
+    done.into_iter().for_each(|(write, result)| finish(write, result));
+}
+
+/// A delivered flush in progress: the moves' indexes in write order, how many are written,
+/// and what moved so far (by index).
+struct Flush {
+    advance: Advance,
+    order: Vec<usize>,
+    written: usize,
+    moved: Vec<Option<MemberReceipt>>,
+    failed: Option<sqlx::Error>,
+}
+
+impl Flush {
+    /// Starts `advance`, its moves in write order.
+    fn new(advance: Advance) -> Self {
+        let moves = &advance.moves;
+        // (channel, user) order follows the members table's key; the stable sort keeps
+        // repeated pairs in their given order, so they end as they would unsorted.
+        let mut order: Vec<usize> = (0..moves.len()).collect();
+        order.sort_by_key(|&i| (moves[i].0, moves[i].1));
+        let moved = vec![None; moves.len()];
+        Self { advance, order, written: 0, moved, failed: None }
+    }
+
+    /// Writes the next part in one transaction while holding the write pool; `true` when
+    /// nothing is left (or a part failed).
+    async fn step(&mut self, pool: &SqlitePool, jobs: &std_mpsc::Sender<Job>) -> bool {
+        let part = &self.order[self.written..(self.written + DELIVERED_CHUNK).min(self.order.len())];
+        let moves = part.iter().map(|&i| self.advance.moves[i]).collect();
+        let result = match lock(pool).await {
+            Ok(_held) => advance(jobs, moves).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(moved) => part.iter().zip(moved).for_each(|(&i, receipt)| self.moved[i] = receipt),
+            Err(e) => self.failed = Some(e),
+        }
+        self.written += part.len();
+        self.failed.is_some() || self.written == self.order.len()
+    }
+
+    /// Answers the caller: the moved watermarks in the order of its moves, or the error.
+    fn finish(self) {
+        let Self { advance: Advance { moves, reply }, moved, failed, .. } = self;
+        let result = match failed {
+            Some(e) => Err(e),
+            None => Ok(moves.iter().zip(moved).filter_map(|(&(channel, ..), r)| r.map(|r| (channel, r))).collect()),
+        };
+        let _ = reply.send(result);
+    }
+}
+
+/// The write pool's connection, kept idle while the thread writes so that no other write runs.
 async fn lock(pool: &SqlitePool) -> StoreResult<PoolConnection<Sqlite>> {
     match pool.try_acquire() {
         Some(connection) => Ok(connection),
@@ -114,11 +247,19 @@ async fn lock(pool: &SqlitePool) -> StoreResult<PoolConnection<Sqlite>> {
 /// Has the thread commit `writes`; each comes back with its outcome (in order).
 async fn commit(jobs: &std_mpsc::Sender<Job>, writes: Vec<Write>) -> Vec<(Write, Outcome)> {
     let (done, answer) = oneshot::channel();
-    if let Err(std_mpsc::SendError(job)) = jobs.send(Job { writes, done }) {
-        return job.writes.into_iter().map(|w| (w, Err(sqlx::Error::WorkerCrashed))).collect();
+    // Without the thread, or if it panicked, the writes are dropped and their senders see
+    // `WorkerCrashed`.
+    if jobs.send(Job::Commit { writes, done }).is_err() {
+        return Vec::new();
     }
-    // A panicked thread dropped the writes, whose senders then see `WorkerCrashed`.
     answer.await.unwrap_or_default()
+}
+
+/// Has the thread move `moves` in one transaction.
+async fn advance(jobs: &std_mpsc::Sender<Job>, moves: Vec<Move>) -> Moved {
+    let (done, answer) = oneshot::channel();
+    jobs.send(Job::Advance { moves, done }).map_err(|_| sqlx::Error::WorkerCrashed)?;
+    answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
 }
 
 /// Runs the hook of a new message, then answers its sender.

@@ -1,12 +1,14 @@
 //! The writer against a real database file: replays read the original as the store's own
-//! reads do, a bad write in a batch fails alone, and the store's other writes never meet the
-//! writer's connection in SQLite's lock.
+//! reads do, a bad write in a batch fails alone, the store's other writes never meet the
+//! writer's connection in SQLite's lock, and delivered watermarks move as the store promises,
+//! also in a flush of several parts beside a stream of sends.
 
 use std::sync::Arc;
 
-use banter_proto::{ChannelKind, Me, Message, ReplyPreview};
+use banter_proto::{ChannelKind, Me, MemberReceipt, Message, ReplyPreview, Role};
 use uuid::Uuid;
 
+use super::DELIVERED_CHUNK;
 use crate::clock::now_ms;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CommitHook, NewChannel, NewMessage, NewReaction, NewUser, ReactionOutcome, Store};
@@ -138,4 +140,84 @@ async fn other_writes_run_beside_the_writer() {
         sender.await.unwrap();
     }
     assert_eq!(store.channel(ana.user.id, channel).await.unwrap().unwrap().head_seq, 321);
+}
+
+fn mark(user: &Me, delivered_seq: i64, read_seq: i64) -> MemberReceipt {
+    MemberReceipt { user_id: user.user.id, delivered_seq, read_seq }
+}
+
+#[tokio::test]
+async fn delivered_moves_forward_past_both_marks_in_the_order_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let (ana, bob, cyd) = (user(&store, "ana").await, user(&store, "bob").await, user(&store, "cyd").await);
+    let channel = room(&store, &ana).await;
+    assert!(store.add_member(channel, bob.user.id, Role::Member, now_ms()).await.unwrap());
+    for i in 0..4 {
+        store.insert_message(message(&ana, channel, &format!("m{i}"), "hi"), no_hook()).await.unwrap();
+    }
+    assert!(store.advance_delivered(&[]).await.unwrap().is_empty());
+    let moves = [(channel, bob.user.id, 3), (channel, cyd.user.id, 2), (Uuid::now_v7(), bob.user.id, 1)];
+    let moved = store.advance_delivered(&moves).await.unwrap();
+    assert_eq!(moved, [(channel, mark(&bob, 3, 0))], "non-members and unknown channels skipped");
+    // A repeated pair runs in its given order, whatever the order of the others.
+    let moves = [(channel, bob.user.id, 2), (channel, ana.user.id, 4), (channel, bob.user.id, 99)];
+    assert_eq!(store.advance_delivered(&moves).await.unwrap(), [(channel, mark(&bob, 4, 0))], "clamped to the head");
+    let moves = [(channel, bob.user.id, 2), (channel, bob.user.id, 3)];
+    assert!(store.advance_delivered(&moves).await.unwrap().is_empty(), "never backwards");
+    store.mark_read(channel, bob.user.id, 4).await.unwrap().unwrap();
+    store.insert_message(message(&ana, channel, "m4", "hi"), no_hook()).await.unwrap();
+    let moves = [(channel, bob.user.id, 4), (channel, bob.user.id, 5), (channel, bob.user.id, 3)];
+    assert_eq!(store.advance_delivered(&moves).await.unwrap(), [(channel, mark(&bob, 5, 4))], "past read only");
+    assert_eq!(
+        store.receipts(channel).await.unwrap().iter().find(|r| r.user_id == bob.user.id),
+        Some(&mark(&bob, 5, 4))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flush_of_several_parts_runs_beside_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let ana = user(&store, "ana").await;
+    let mut people = Vec::new();
+    for i in 0..30 {
+        people.push(user(&store, &format!("u{i}")).await);
+    }
+    let mut moves = Vec::new();
+    for r in 0..30 {
+        let channel = room(&store, &ana).await;
+        store.insert_message(message(&ana, channel, &format!("r{r}"), "hi"), no_hook()).await.unwrap();
+        for (i, person) in people.iter().enumerate() {
+            assert!(store.add_member(channel, person.user.id, Role::Member, now_ms()).await.unwrap());
+            moves.push((channel, person.user.id, 1 + (r + i) as i64 % 3));
+        }
+    }
+    assert!(moves.len() > 3 * DELIVERED_CHUNK);
+    moves.reverse();
+    let busy = room(&store, &ana).await;
+    let senders: Vec<_> = (0..4)
+        .map(|s| {
+            let (store, ana) = (store.clone(), ana.clone());
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    store
+                        .insert_message(message(&ana, busy, &format!("{s}-{i}"), "hi"), no_hook())
+                        .await
+                        .expect("send");
+                }
+            })
+        })
+        .collect();
+    let moved = store.advance_delivered(&moves).await.expect("advance_delivered");
+    let want: Vec<_> = moves
+        .iter()
+        .map(|&(channel, user, _)| (channel, MemberReceipt { user_id: user, delivered_seq: 1, read_seq: 0 }))
+        .collect();
+    assert_eq!(moved, want, "every move, clamped to each room's head, in the order given");
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(store.channel(ana.user.id, busy).await.unwrap().unwrap().head_seq, 200);
+    assert!(store.advance_delivered(&moves).await.unwrap().is_empty(), "all written");
 }

@@ -1,17 +1,18 @@
-//! The writer thread: owns one connection to the database file and commits each batch it is
-//! handed in one blocking call, through prepared statements cached on that connection, so a
-//! batch costs one hand-off between threads and back instead of one per statement.
+//! The writer thread: owns one connection to the database file and commits each batch (or
+//! part of a delivered flush) it is handed in one blocking call, through prepared statements
+//! cached on that connection, so a batch costs one hand-off between threads and back instead
+//! of one per statement.
 
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use banter_proto::Message;
+use banter_proto::{MemberReceipt, Message};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use super::error::to_sqlx;
-use super::{Job, Outcome, Write};
-use crate::store::sql::{MessageRow, MESSAGE_SELECT};
+use super::{Job, Move, Moved, Outcome, Write};
+use crate::store::sql::{MessageRow, ReceiptRow, MESSAGE_SELECT};
 use crate::store::{NewMessage, StoreResult};
 
 /// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`); the
@@ -27,6 +28,12 @@ const MENTION: &str = "INSERT OR IGNORE INTO mentions (channel_id, user_id, seq)
 /// Sending shows the sender has seen the channel up to their own message.
 const SENDER_SEEN: &str = "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) \
      WHERE channel_id = ?1 AND user_id = ?2";
+/// A delivered watermark moves to `min(seq, head)` only if that is past both `delivered_seq`
+/// and `read_seq` (read implies delivered), so never backwards.
+const ADVANCE: &str = "UPDATE members SET delivered_seq = MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
+     WHERE channel_id = ?1 AND user_id = ?2 \
+     AND MAX(delivered_seq, read_seq) < MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
+     RETURNING user_id, delivered_seq, read_seq";
 
 /// Opens the connection and starts the thread, which commits each job it is sent until the
 /// sender is dropped. Errors: the file cannot be opened or configured, or no thread.
@@ -39,9 +46,14 @@ pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
     let committer = Committer { connection, original };
     let (jobs, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new().name("banter-sqlite-writer".into()).spawn(move || {
-        while let Ok(Job { writes, done }) = rx.recv() {
-            let results = committer.commit(&writes);
-            let _ = done.send(writes.into_iter().zip(results).collect());
+        while let Ok(job) = rx.recv() {
+            match job {
+                Job::Commit { writes, done } => {
+                    let results = committer.commit(&writes);
+                    let _ = done.send(writes.into_iter().zip(results).collect());
+                }
+                Job::Advance { moves, done } => _ = done.send(committer.advance(&moves)),
+            }
         }
     })?;
     Ok(jobs)
@@ -70,14 +82,31 @@ impl Committer {
 
     /// One transaction holding every write of `writes`: all of them, or none.
     fn transaction(&self, writes: &[Write]) -> rusqlite::Result<Vec<(Message, bool)>> {
-        self.connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
-        let done = writes
-            .iter()
-            .map(|w| self.insert(&w.message))
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .and_then(|results| self.connection.prepare_cached("COMMIT")?.execute([]).map(|_| results));
-        if done.is_err() && !self.connection.is_autocommit() {
-            let _ = self.connection.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
+        self.atomically(|| writes.iter().map(|w| self.insert(&w.message)).collect())
+    }
+
+    /// Moves `moves` in one transaction, one execution of the cached [`ADVANCE`] each, in the
+    /// given order: per move, its watermark if it moved.
+    fn advance(&self, moves: &[Move]) -> Moved {
+        self.atomically(|| {
+            let mut update = self.connection.prepare_cached(ADVANCE)?;
+            let mut moved = Vec::with_capacity(moves.len());
+            for &(channel, user, seq) in moves {
+                let row = update.query_row((channel, user, seq), receipt_row).optional()?;
+                moved.push(row.map(MemberReceipt::from));
+            }
+            Ok(moved)
+        })
+        .map_err(to_sqlx)
+    }
+
+    /// Runs `body` in one transaction: committed if it succeeds, rolled back if anything fails.
+    fn atomically<T>(&self, body: impl FnOnce() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let c = &self.connection;
+        c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        let done = body().and_then(|result| c.prepare_cached("COMMIT")?.execute([]).map(|_| result));
+        if done.is_err() && !c.is_autocommit() {
+            let _ = c.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
         }
         done
     }
@@ -113,6 +142,11 @@ impl Committer {
         c.prepare_cached(SENDER_SEEN)?.execute((message.channel_id, message.sender.id, seq))?;
         Ok((message.committed(seq), true))
     }
+}
+
+/// An [`ADVANCE`] row, as sqlx reads [`ReceiptRow`].
+fn receipt_row(row: &Row<'_>) -> rusqlite::Result<ReceiptRow> {
+    Ok(ReceiptRow { user_id: row.get(0)?, delivered_seq: row.get(1)?, read_seq: row.get(2)? })
 }
 
 /// A [`MESSAGE_SELECT`] row, read by column name as sqlx's `FromRow` reads it.

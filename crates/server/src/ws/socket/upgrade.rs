@@ -1,0 +1,123 @@
+//! The opening handshake (RFC 6455 §4.2) over HTTP/1.1: [`Upgrade`] extracts and checks a
+//! WebSocket upgrade request; [`Upgrade::accept`] answers `101` and runs a session on the
+//! socket hyper hands over once the response is written.
+
+use std::future::Future;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+
+use crate::http::error::custom;
+
+/// The socket of an accepted upgrade: hyper's upgraded connection (the TCP stream plus any
+/// bytes it read past the request).
+pub type Socket = TokioIo<Upgraded>;
+
+/// A checked WebSocket upgrade request, not yet accepted.
+pub struct Upgrade {
+    key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+/// Why a request is not a WebSocket upgrade this server accepts. Answered as a JSON error
+/// with a stable code: 400 `not_websocket` or 426 `unsupported_websocket_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpgradeRejection {
+    /// Not a `GET` with `Connection: upgrade`, `Upgrade: websocket` and a
+    /// `Sec-WebSocket-Key`, or the connection cannot be upgraded (not HTTP/1.1).
+    NotWebSocket,
+    /// `Sec-WebSocket-Version` is not 13.
+    UnsupportedVersion,
+}
+
+impl IntoResponse for UpgradeRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::NotWebSocket => {
+                custom(StatusCode::BAD_REQUEST, "not_websocket", "this route only accepts WebSocket upgrades")
+            }
+            Self::UnsupportedVersion => {
+                let mut response =
+                    custom(StatusCode::UPGRADE_REQUIRED, "unsupported_websocket_version", "use WebSocket version 13");
+                response.headers_mut().insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                response
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = UpgradeRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let headers = &parts.headers;
+        let upgrading = parts.method == axum::http::Method::GET
+            && has_token(headers, CONNECTION, "upgrade")
+            && has_token(headers, UPGRADE, "websocket");
+        let key = headers.get(SEC_WEBSOCKET_KEY).filter(|_| upgrading).ok_or(UpgradeRejection::NotWebSocket)?.clone();
+        if !has_token(headers, SEC_WEBSOCKET_VERSION, "13") {
+            return Err(UpgradeRejection::UnsupportedVersion);
+        }
+        let on_upgrade = parts.extensions.remove::<OnUpgrade>().ok_or(UpgradeRejection::NotWebSocket)?;
+        Ok(Self { key, on_upgrade })
+    }
+}
+
+impl Upgrade {
+    /// Answers `101 Switching Protocols` and, once hyper hands the socket over, runs `session`
+    /// on it in a task of its own. A failed hand-over (the peer left) is logged at debug level.
+    pub fn accept<F, Fut>(self, session: F) -> Response
+    where
+        F: FnOnce(Socket) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
+        let on_upgrade = self.on_upgrade;
+        tokio::spawn(async move {
+            match on_upgrade.await {
+                Ok(upgraded) => session(TokioIo::new(upgraded)).await,
+                Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+            }
+        });
+        let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(SEC_WEBSOCKET_ACCEPT, HeaderValue::from_str(&accept).expect("base64 is a header value"));
+        response
+    }
+}
+
+/// Whether the comma-separated header `name` lists `token` (case-insensitive).
+fn has_token(headers: &HeaderMap, name: axum::http::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_header_tokens_are_matched_case_insensitively() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert!(has_token(&headers, CONNECTION, "upgrade"));
+        assert!(!has_token(&headers, CONNECTION, "close"));
+    }
+
+    #[test]
+    fn the_accept_key_is_the_rfc_example() {
+        let accept = tungstenite::handshake::derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+}

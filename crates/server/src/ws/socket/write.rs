@@ -1,0 +1,127 @@
+//! Writing server frames (unmasked, never fragmented). A batch is laid out into one buffer
+//! allocated for the write and freed after it, so a connection keeps no write buffer between
+//! writes; the event payloads themselves are the shared encode-once bytes.
+
+use std::io;
+
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::{opcode, MAX_CONTROL_PAYLOAD};
+
+/// Longest frame header the server writes: 2 bytes plus an 8-byte length.
+const MAX_HEADER: usize = 10;
+
+/// Frames laid out for one socket write.
+#[derive(Default)]
+pub struct Batch {
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    /// An empty batch with room for `payload_bytes` of payload in `frames` frames.
+    pub fn with_capacity(frames: usize, payload_bytes: usize) -> Self {
+        Self { bytes: Vec::with_capacity(frames * MAX_HEADER + payload_bytes) }
+    }
+
+    /// Appends a text frame carrying `text`.
+    pub fn text(&mut self, text: &str) -> &mut Self {
+        self.frame(opcode::TEXT, text.as_bytes())
+    }
+
+    /// Appends a ping with no payload (heartbeat).
+    pub fn ping(&mut self) -> &mut Self {
+        self.frame(opcode::PING, &[])
+    }
+
+    /// Appends a pong echoing `payload` (cut to 125 bytes, the control frame limit).
+    pub fn pong(&mut self, payload: &[u8]) -> &mut Self {
+        self.frame(opcode::PONG, &payload[..payload.len().min(MAX_CONTROL_PAYLOAD)])
+    }
+
+    /// Appends a close frame with `code` and `reason` (cut to fit 125 bytes at a char boundary).
+    pub fn close(&mut self, code: u16, reason: &str) -> &mut Self {
+        let mut end = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        payload[..2].copy_from_slice(&code.to_be_bytes());
+        payload[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
+        self.frame(opcode::CLOSE, &payload[..2 + end])
+    }
+
+    /// Appends one frame: FIN set, no mask, the shortest length encoding.
+    fn frame(&mut self, opcode: u8, payload: &[u8]) -> &mut Self {
+        let len = payload.len();
+        self.bytes.push(0x80 | opcode);
+        match len {
+            0..=125 => self.bytes.push(len as u8),
+            126..=0xFFFF => {
+                self.bytes.push(126);
+                self.bytes.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                self.bytes.push(127);
+                self.bytes.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        self.bytes.extend_from_slice(payload);
+        self
+    }
+
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Writes the batch to `io` in as few calls as the socket accepts; consumes the batch.
+    pub async fn write_to<W: AsyncWrite + Unpin>(self, io: &mut W) -> io::Result<()> {
+        io.write_all(&self.bytes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_use_the_shortest_length_encoding() {
+        for (len, header) in [(0, vec![0x81, 0]), (125, vec![0x81, 125]), (126, vec![0x81, 126, 0, 126])] {
+            let text = "a".repeat(len);
+            let mut batch = Batch::default();
+            batch.text(&text);
+            assert_eq!(&batch.bytes[..header.len()], header.as_slice());
+            assert_eq!(batch.bytes.len(), header.len() + len);
+        }
+        let text = "a".repeat(70_000);
+        let mut batch = Batch::default();
+        batch.text(&text);
+        assert_eq!(&batch.bytes[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+    }
+
+    #[test]
+    fn control_frames_fit_125_bytes() {
+        let mut batch = Batch::default();
+        batch.close(4008, &"é".repeat(100));
+        assert_eq!(batch.bytes[0], 0x88);
+        assert!(batch.bytes[1] as usize <= MAX_CONTROL_PAYLOAD);
+        assert_eq!(&batch.bytes[2..4], &4008u16.to_be_bytes());
+        assert!(std::str::from_utf8(&batch.bytes[4..]).is_ok());
+        let mut batch = Batch::default();
+        batch.pong(&[7; 200]).ping();
+        assert_eq!(&batch.bytes[..2], &[0x8A, 125]);
+        assert_eq!(&batch.bytes[127..], &[0x89, 0]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_written_whole() {
+        let (mut client, mut server) = tokio::io::duplex(16);
+        let mut batch = Batch::with_capacity(2, 6);
+        batch.text("hello").text("x");
+        let writer = tokio::spawn(async move { batch.write_to(&mut server).await });
+        let mut out = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut client, &mut out).await.unwrap();
+        writer.await.unwrap().unwrap();
+        assert_eq!(out, b"\x81\x05hello\x81\x01x");
+    }
+}
