@@ -55,7 +55,7 @@ fn clustered() -> (Hub, Arc<Relay>, mpsc::Receiver<Outgoing>) {
 /// The seqs of the `message:receive` frames queued so far.
 fn seqs(inbox: &mut Inbox) -> Vec<i64> {
     let mut out = Vec::new();
-    while let Ok(crate::hub::Outgoing::Event(frame)) = inbox.frames.try_recv() {
+    while let Some(crate::hub::Outgoing::Event(frame)) = inbox.frames.try_recv() {
         let value: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
         out.push(value["data"]["seq"].as_i64().unwrap());
     }

@@ -4,9 +4,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tungstenite::Utf8Bytes;
+
+use super::queue::{PushError, Queue};
 
 /// An encoded event (JSON text, without the WebSocket header); cloning shares the bytes.
 pub type Frame = Utf8Bytes;
@@ -41,7 +42,7 @@ pub struct OutboxLimits {
 /// The sending side of a connection: cheap to clone, owned by the hub's indexes.
 #[derive(Clone)]
 pub struct Outbox {
-    tx: mpsc::Sender<Outgoing>,
+    tx: Arc<Queue<Outgoing>>,
     close: Arc<Closer>,
     queued: Arc<QueuedBytes>,
 }
@@ -65,10 +66,10 @@ struct Closer {
     reason: OnceLock<CloseReason>,
 }
 
-/// The receiving side, owned by the connection's writer task.
+/// The receiving side, owned by the connection's writer task. Dropping it closes the queue.
 pub struct Inbox {
     /// Frames to write, in order.
-    pub frames: mpsc::Receiver<Outgoing>,
+    pub frames: Frames,
     /// Fires when the connection must close.
     pub close: CloseSignal,
     /// The writer releases each frame's bytes here once written.
@@ -79,9 +80,48 @@ pub struct Inbox {
 #[derive(Clone)]
 pub struct CloseSignal(Arc<Closer>);
 
+/// The writer's end of an outbox's queue; closes the queue when dropped.
+pub struct Frames(Arc<Queue<Outgoing>>);
+
+impl Frames {
+    /// Waits for at least one queued item, then moves up to `max` into `out`, oldest first.
+    pub async fn recv_many(&mut self, out: &mut Vec<Outgoing>, max: usize) {
+        self.0.pop_into(out, max).await
+    }
+
+    /// Moves up to `max` queued items into `out` without waiting; returns how many.
+    pub fn try_recv_many(&mut self, out: &mut Vec<Outgoing>, max: usize) -> usize {
+        self.0.try_pop_into(out, max)
+    }
+
+    /// The oldest queued item, without waiting.
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        let mut one = Vec::with_capacity(1);
+        self.0.try_pop_into(&mut one, 1);
+        one.pop()
+    }
+
+    /// Items queued now.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// A new outbox bounded by `limits`.
 pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
-    let (tx, frames) = mpsc::channel(limits.frames.max(1));
+    let tx = Arc::new(Queue::new(limits.frames));
+    let frames = Frames(tx.clone());
     let close = Arc::new(Closer { token: CancellationToken::new(), reason: OnceLock::new() });
     let queued = Arc::new(QueuedBytes { now: AtomicUsize::new(0), max: limits.bytes.max(1) });
     (Outbox { tx, close: close.clone(), queued: queued.clone() }, Inbox { frames, close: CloseSignal(close), queued })
@@ -112,13 +152,13 @@ impl Outbox {
             self.queued.release(len);
             return overflow();
         }
-        match self.tx.try_send(Outgoing::Event(frame)) {
+        match self.tx.try_push(Outgoing::Event(frame)) {
             Ok(()) => Offer::Queued,
             Err(e) => {
                 self.queued.release(len);
                 match e {
-                    mpsc::error::TrySendError::Full(_) => overflow(),
-                    mpsc::error::TrySendError::Closed(_) => Offer::Gone,
+                    PushError::Full(_) => overflow(),
+                    PushError::Closed(_) => Offer::Gone,
                 }
             }
         }
@@ -127,37 +167,27 @@ impl Outbox {
     /// Queues a frame, waiting for room: for answers to this connection's own requests, so a
     /// client that floods requests is slowed down instead of disconnected.
     pub async fn send(&self, frame: Frame) -> bool {
-        let len = frame.len();
-        self.queued.now.fetch_add(len, Ordering::Relaxed);
-        let sent = self.tx.send(Outgoing::Event(frame)).await.is_ok();
-        if !sent {
-            self.queued.release(len);
-        }
-        sent
+        self.send_leaving_room(frame, 0).await
     }
 
     /// Queues a frame once at least `room` further slots are free, so bulk traffic (replay)
     /// leaves space for live broadcasts instead of pushing the connection over its limit.
     /// `room` is capped below the capacity.
     pub async fn send_leaving_room(&self, frame: Frame, room: usize) -> bool {
-        let room = room.min(self.tx.max_capacity().saturating_sub(1));
-        match self.tx.reserve_many(room + 1).await {
-            Ok(mut permits) => {
-                if let Some(permit) = permits.next() {
-                    self.queued.now.fetch_add(frame.len(), Ordering::Relaxed);
-                    permit.send(Outgoing::Event(frame));
-                }
-                true
-            }
-            Err(_) => false,
+        let len = frame.len();
+        self.queued.now.fetch_add(len, Ordering::Relaxed);
+        let sent = self.tx.push(Outgoing::Event(frame), room).await;
+        if !sent {
+            self.queued.release(len);
         }
+        sent
     }
 
     /// Queues a pong echoing a ping's `payload`, unless the queue is full: a peer pinging
     /// faster than it reads only gets answers to some of its pings (RFC 6455 allows answering
     /// just the latest).
     pub fn pong(&self, payload: Vec<u8>) {
-        let _ = self.tx.try_send(Outgoing::Pong(payload));
+        let _ = self.tx.try_push(Outgoing::Pong(payload));
     }
 
     /// Asks the writer to close the connection; the first reason given wins.
@@ -201,7 +231,7 @@ mod tests {
         let (out, mut inbox) = outbox(OutboxLimits { frames: 100, bytes: 10 });
         assert_eq!(out.offer("12345".into()), Offer::Queued);
         assert_eq!(out.offer("67890".into()), Offer::Queued);
-        let Some(Outgoing::Event(written)) = inbox.frames.recv().await else { panic!("an event frame") };
+        let Some(Outgoing::Event(written)) = inbox.frames.try_recv() else { panic!("an event frame") };
         inbox.queued.release(written.len());
         assert_eq!(out.offer("abcde".into()), Offer::Queued, "room again once written");
         assert_eq!(out.offer("x".into()), Offer::Overflowed);

@@ -15,6 +15,7 @@ pub mod ephemeral;
 pub mod leases;
 pub mod ledger;
 pub mod order;
+pub mod queue;
 pub mod redis;
 pub mod registry;
 mod targets;

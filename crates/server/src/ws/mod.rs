@@ -5,6 +5,7 @@ mod dispatch;
 pub mod heartbeat;
 mod session;
 pub mod socket;
+mod writer;
 
 use std::net::SocketAddr;
 

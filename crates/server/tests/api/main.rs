@@ -44,3 +44,4 @@ mod resume;
 mod shutdown;
 mod store_conformance;
 mod typing;
+mod wire;

@@ -1,6 +1,8 @@
 //! Writing server frames (unmasked, never fragmented). A batch is laid out into one buffer
-//! allocated for the write and freed after it, so a connection keeps no write buffer between
-//! writes; the event payloads themselves are the shared encode-once bytes.
+//! allocated for the write and freed once it is written, so a connection keeps no write buffer
+//! between writes; the event payloads themselves are the shared encode-once bytes. A write
+//! cut short (the task waiting on it was cancelled) keeps its place, so the rest of the batch,
+//! and only then anything else, such as a close frame, goes out next: frames never interleave.
 
 use std::io;
 
@@ -15,12 +17,14 @@ const MAX_HEADER: usize = 10;
 #[derive(Default)]
 pub struct Batch {
     bytes: Vec<u8>,
+    /// Bytes of `bytes` already written.
+    written: usize,
 }
 
 impl Batch {
     /// An empty batch with room for `payload_bytes` of payload in `frames` frames.
     pub fn with_capacity(frames: usize, payload_bytes: usize) -> Self {
-        Self { bytes: Vec::with_capacity(frames * MAX_HEADER + payload_bytes) }
+        Self { bytes: Vec::with_capacity(frames * MAX_HEADER + payload_bytes), written: 0 }
     }
 
     /// Appends a text frame carrying `text`.
@@ -69,14 +73,28 @@ impl Batch {
         self
     }
 
-    /// Whether nothing was appended.
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+    /// Reserves room for `frames` more frames with `payload_bytes` of payload in all.
+    pub fn reserve(&mut self, frames: usize, payload_bytes: usize) {
+        self.bytes.reserve(frames * MAX_HEADER + payload_bytes);
     }
 
-    /// Writes the batch to `io` in as few calls as the socket accepts; consumes the batch.
-    pub async fn write_to<W: AsyncWrite + Unpin>(self, io: &mut W) -> io::Result<()> {
-        io.write_all(&self.bytes).await
+    /// Whether nothing is left to write.
+    pub fn is_empty(&self) -> bool {
+        self.written == self.bytes.len()
+    }
+
+    /// Writes what is left of the batch to `io` in as few calls as the socket accepts, then
+    /// releases the buffer. Cancel-safe: cancelled, it resumes where it stopped.
+    pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<()> {
+        while self.written < self.bytes.len() {
+            let n = io.write(&self.bytes[self.written..]).await?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.written += n;
+        }
+        *self = Self::default();
+        Ok(())
     }
 }
 
@@ -118,10 +136,28 @@ mod tests {
         let (mut client, mut server) = tokio::io::duplex(16);
         let mut batch = Batch::with_capacity(2, 6);
         batch.text("hello").text("x");
+        let writer = tokio::spawn(async move {
+            batch.write_to(&mut server).await.unwrap();
+            assert!(batch.is_empty() && batch.bytes.capacity() == 0, "written batches release their buffer");
+        });
+        let mut out = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut client, &mut out).await.unwrap();
+        writer.await.unwrap();
+        assert_eq!(out, b"\x81\x05hello\x81\x01x");
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_write_resumes_where_it_stopped() {
+        let (mut client, mut server) = tokio::io::duplex(4);
+        let mut batch = Batch::default();
+        batch.text("hello world");
+        let cut = tokio::time::timeout(std::time::Duration::from_millis(20), batch.write_to(&mut server)).await;
+        assert!(cut.is_err(), "the 4-byte pipe is full");
+        batch.close(1000, "");
         let writer = tokio::spawn(async move { batch.write_to(&mut server).await });
         let mut out = Vec::new();
         tokio::io::AsyncReadExt::read_to_end(&mut client, &mut out).await.unwrap();
         writer.await.unwrap().unwrap();
-        assert_eq!(out, b"\x81\x05hello\x81\x01x");
+        assert_eq!(out, b"\x81\x0bhello world\x88\x02\x03\xe8");
     }
 }

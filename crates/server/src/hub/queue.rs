@@ -1,0 +1,223 @@
+//! The bounded queue behind each connection's outbox: many producers (the hub's fan-out, the
+//! connection's own request handling), one consumer (the connection's writer).
+//!
+//! Built for idle memory rather than generality: an empty queue owns no buffer (its
+//! `VecDeque` is released each time the writer drains it), so thousands of idle connections
+//! cost a few dozen bytes each here, where a channel with preallocated blocks would cost about
+//! a kilobyte. Producers either fail at once when the queue is full ([`Queue::try_push`]) or
+//! wait for room ([`Queue::push`]).
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+
+/// A bounded multi-producer, single-consumer queue; share it in an `Arc`.
+pub struct Queue<T> {
+    state: Mutex<State<T>>,
+    /// Wakes the consumer when an item arrives (a stored permit covers a push that lands
+    /// before the consumer waits).
+    arrived: Notify,
+    /// Wakes producers waiting for room when the consumer takes items or leaves.
+    room: Notify,
+    capacity: usize,
+}
+
+struct State<T> {
+    items: VecDeque<T>,
+    /// The consumer is gone: pushes fail.
+    closed: bool,
+}
+
+/// Why [`Queue::try_push`] refused an item; the item comes back.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// The queue holds `capacity` items.
+    Full(T),
+    /// The consumer is gone.
+    Closed(T),
+}
+
+impl<T> Queue<T> {
+    /// An empty queue holding at most `capacity` items (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Mutex::new(State { items: VecDeque::new(), closed: false }),
+            arrived: Notify::new(),
+            room: Notify::new(),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Most items the queue holds.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Appends `item` unless the queue is full or closed.
+    pub fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+        self.try_push_leaving(item, 0)
+    }
+
+    /// Appends `item` if afterwards at least `room` slots stay free.
+    fn try_push_leaving(&self, item: T, room: usize) -> Result<(), PushError<T>> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err(PushError::Closed(item));
+        }
+        if state.items.len() + room >= self.capacity {
+            return Err(PushError::Full(item));
+        }
+        state.items.push_back(item);
+        drop(state);
+        self.arrived.notify_one();
+        Ok(())
+    }
+
+    /// Appends `item` once at least `room + 1` slots are free (`room` is capped below the
+    /// capacity); `false` if the consumer is gone.
+    pub async fn push(&self, item: T, room: usize) -> bool {
+        let room = room.min(self.capacity - 1);
+        let mut item = item;
+        loop {
+            let wait = self.room.notified();
+            tokio::pin!(wait);
+            wait.as_mut().enable();
+            match self.try_push_leaving(item, room) {
+                Ok(()) => return true,
+                Err(PushError::Closed(_)) => return false,
+                Err(PushError::Full(back)) => item = back,
+            }
+            wait.await;
+        }
+    }
+
+    /// Waits for at least one item, then moves up to `max` items into `out`, oldest first.
+    /// When that empties the queue its buffer is released.
+    pub async fn pop_into(&self, out: &mut Vec<T>, max: usize) {
+        loop {
+            if self.try_pop_into(out, max) > 0 {
+                return;
+            }
+            self.arrived.notified().await;
+        }
+    }
+
+    /// Moves up to `max` queued items into `out` without waiting; returns how many.
+    pub fn try_pop_into(&self, out: &mut Vec<T>, max: usize) -> usize {
+        let mut state = self.lock();
+        let n = state.items.len().min(max);
+        out.extend(state.items.drain(..n));
+        if state.items.is_empty() && state.items.capacity() > 0 {
+            state.items = VecDeque::new();
+        }
+        drop(state);
+        if n > 0 {
+            self.room.notify_waiters();
+        }
+        n
+    }
+
+    /// Items queued now.
+    pub fn len(&self) -> usize {
+        self.lock().items.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The consumer leaves: queued items are dropped, pushes fail from now on, and waiting
+    /// producers wake up to see it.
+    pub fn close(&self) {
+        let dropped = {
+            let mut state = self.lock();
+            state.closed = true;
+            std::mem::take(&mut state.items)
+        };
+        drop(dropped);
+        self.room.notify_waiters();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn bounded_in_order_and_empty_queues_hold_no_buffer() {
+        let q = Queue::new(3);
+        for i in 0..3 {
+            q.try_push(i).unwrap();
+        }
+        assert_eq!(q.try_push(9), Err(PushError::Full(9)));
+        let mut out = Vec::new();
+        q.pop_into(&mut out, 2).await;
+        assert_eq!(out, [0, 1]);
+        q.pop_into(&mut out, 10).await;
+        assert_eq!(out, [0, 1, 2]);
+        assert_eq!(q.lock().items.capacity(), 0);
+        q.close();
+        assert_eq!(q.try_push(4), Err(PushError::Closed(4)));
+    }
+
+    #[tokio::test]
+    async fn waiting_producers_get_room_or_learn_the_consumer_left() {
+        let q = Arc::new(Queue::new(4));
+        for i in 0..3 {
+            q.try_push(i).unwrap();
+        }
+        // Leaving 2 slots free needs 3 free: waits until the consumer takes two items.
+        let producer = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(10, 2).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!producer.is_finished());
+        let mut out = Vec::new();
+        assert_eq!(q.try_pop_into(&mut out, 1), 1);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!producer.is_finished(), "one free slot is not enough");
+        q.try_pop_into(&mut out, 1);
+        assert!(producer.await.unwrap());
+        assert_eq!(q.len(), 2);
+
+        for i in 0..2 {
+            q.try_push(i).unwrap();
+        }
+        let blocked = tokio::spawn({
+            let q = q.clone();
+            async move { q.push(11, 0).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        q.close();
+        assert!(!blocked.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_push_before_the_consumer_waits_is_not_missed() {
+        let q = Arc::new(Queue::new(8));
+        let consumer = tokio::spawn({
+            let q = q.clone();
+            async move {
+                let mut out = Vec::new();
+                while out.len() < 100 {
+                    q.pop_into(&mut out, 7).await;
+                }
+                out
+            }
+        });
+        for i in 0..100 {
+            q.push(i, 0).await;
+        }
+        assert_eq!(consumer.await.unwrap(), (0..100).collect::<Vec<_>>());
+    }
+}
