@@ -1,10 +1,10 @@
 //! One connection's outbox: a bounded queue of encoded frames plus a close signal that works
 //! even when the queue is full.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 use tungstenite::Utf8Bytes;
 
 use super::queue::{PushError, Queue};
@@ -39,12 +39,20 @@ pub struct OutboxLimits {
     pub bytes: usize,
 }
 
-/// The sending side of a connection: cheap to clone, owned by the hub's indexes.
+/// The sending side of a connection: cheap to clone (one reference count), owned by the hub's
+/// indexes.
 #[derive(Clone)]
-pub struct Outbox {
-    tx: Arc<Queue<Outgoing>>,
-    close: Arc<Closer>,
-    queued: Arc<QueuedBytes>,
+pub struct Outbox(Arc<Shared>);
+
+/// One connection's queue, byte count and close signal, in one allocation.
+struct Shared {
+    queue: Queue<Outgoing>,
+    queued: QueuedBytes,
+    /// Set once a close was requested; `reason` is set just before.
+    closing: AtomicBool,
+    reason: OnceLock<CloseReason>,
+    /// Wakes whoever waits in [`CloseSignal::closed`].
+    close_waiters: Notify,
 }
 
 /// Bytes queued in one outbox and not yet written.
@@ -60,71 +68,73 @@ impl QueuedBytes {
     }
 }
 
-/// Close signal: the first reason set wins.
-struct Closer {
-    token: CancellationToken,
-    reason: OnceLock<CloseReason>,
-}
-
-/// The receiving side, owned by the connection's writer task. Dropping it closes the queue.
+/// The receiving side, owned by the connection's writer task. Dropping its `frames` closes the
+/// queue.
 pub struct Inbox {
     /// Frames to write, in order.
     pub frames: Frames,
     /// Fires when the connection must close.
     pub close: CloseSignal,
-    /// The writer releases each frame's bytes here once written.
-    pub queued: Arc<QueuedBytes>,
 }
 
 /// Waits for a close request; cheap to clone (the reader and writer each hold one).
 #[derive(Clone)]
-pub struct CloseSignal(Arc<Closer>);
+pub struct CloseSignal(Arc<Shared>);
 
 /// The writer's end of an outbox's queue; closes the queue when dropped.
-pub struct Frames(Arc<Queue<Outgoing>>);
+pub struct Frames(Arc<Shared>);
 
 impl Frames {
     /// Waits for at least one queued item, then moves up to `max` into `out`, oldest first.
-    pub async fn recv_many(&mut self, out: &mut Vec<Outgoing>, max: usize) {
-        self.0.pop_into(out, max).await
+    pub async fn recv_many(&self, out: &mut Vec<Outgoing>, max: usize) {
+        self.0.queue.pop_into(out, max).await
     }
 
     /// Moves up to `max` queued items into `out` without waiting; returns how many.
-    pub fn try_recv_many(&mut self, out: &mut Vec<Outgoing>, max: usize) -> usize {
-        self.0.try_pop_into(out, max)
+    pub fn try_recv_many(&self, out: &mut Vec<Outgoing>, max: usize) -> usize {
+        self.0.queue.try_pop_into(out, max)
     }
 
     /// The oldest queued item, without waiting.
-    pub fn try_recv(&mut self) -> Option<Outgoing> {
+    pub fn try_recv(&self) -> Option<Outgoing> {
         let mut one = Vec::with_capacity(1);
-        self.0.try_pop_into(&mut one, 1);
+        self.0.queue.try_pop_into(&mut one, 1);
         one.pop()
     }
 
     /// Items queued now.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.queue.len()
     }
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.queue.is_empty()
+    }
+
+    /// The outbox's count of queued bytes: the writer releases each frame's bytes once written.
+    pub fn queued(&self) -> &QueuedBytes {
+        &self.0.queued
     }
 }
 
 impl Drop for Frames {
     fn drop(&mut self) {
-        self.0.close();
+        self.0.queue.close();
     }
 }
 
 /// A new outbox bounded by `limits`.
 pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
-    let tx = Arc::new(Queue::new(limits.frames));
-    let frames = Frames(tx.clone());
-    let close = Arc::new(Closer { token: CancellationToken::new(), reason: OnceLock::new() });
-    let queued = Arc::new(QueuedBytes { now: AtomicUsize::new(0), max: limits.bytes.max(1) });
-    (Outbox { tx, close: close.clone(), queued: queued.clone() }, Inbox { frames, close: CloseSignal(close), queued })
+    let shared = Arc::new(Shared {
+        queue: Queue::new(limits.frames),
+        queued: QueuedBytes { now: AtomicUsize::new(0), max: limits.bytes.max(1) },
+        closing: AtomicBool::new(false),
+        reason: OnceLock::new(),
+        close_waiters: Notify::new(),
+    });
+    let inbox = Inbox { frames: Frames(shared.clone()), close: CloseSignal(shared.clone()) };
+    (Outbox(shared), inbox)
 }
 
 /// What became of an offered frame.
@@ -148,14 +158,14 @@ impl Outbox {
             self.close(CloseReason { code: 4008, reason: "slow_consumer" });
             Offer::Overflowed
         };
-        if self.queued.now.fetch_add(len, Ordering::Relaxed) + len > self.queued.max {
-            self.queued.release(len);
+        if self.0.queued.now.fetch_add(len, Ordering::Relaxed) + len > self.0.queued.max {
+            self.0.queued.release(len);
             return overflow();
         }
-        match self.tx.try_push(Outgoing::Event(frame)) {
+        match self.0.queue.try_push(Outgoing::Event(frame)) {
             Ok(()) => Offer::Queued,
             Err(e) => {
-                self.queued.release(len);
+                self.0.queued.release(len);
                 match e {
                     PushError::Full(_) => overflow(),
                     PushError::Closed(_) => Offer::Gone,
@@ -175,10 +185,10 @@ impl Outbox {
     /// `room` is capped below the capacity.
     pub async fn send_leaving_room(&self, frame: Frame, room: usize) -> bool {
         let len = frame.len();
-        self.queued.now.fetch_add(len, Ordering::Relaxed);
-        let sent = self.tx.push(Outgoing::Event(frame), room).await;
+        self.0.queued.now.fetch_add(len, Ordering::Relaxed);
+        let sent = self.0.queue.push(Outgoing::Event(frame), room).await;
         if !sent {
-            self.queued.release(len);
+            self.0.queued.release(len);
         }
         sent
     }
@@ -187,26 +197,34 @@ impl Outbox {
     /// faster than it reads only gets answers to some of its pings (RFC 6455 allows answering
     /// just the latest).
     pub fn pong(&self, payload: Vec<u8>) {
-        let _ = self.tx.try_push(Outgoing::Pong(payload));
+        let _ = self.0.queue.try_push(Outgoing::Pong(payload));
     }
 
     /// Asks the writer to close the connection; the first reason given wins.
     pub fn close(&self, reason: CloseReason) {
-        let _ = self.close.reason.set(reason);
-        self.close.token.cancel();
+        let _ = self.0.reason.set(reason);
+        self.0.closing.store(true, Ordering::Release);
+        self.0.close_waiters.notify_waiters();
     }
 
     /// Whether a close was requested.
     pub fn is_closing(&self) -> bool {
-        self.close.token.is_cancelled()
+        self.0.closing.load(Ordering::Acquire)
     }
 }
 
 impl CloseSignal {
     /// Resolves once a close was requested, with its reason.
     pub async fn closed(&self) -> CloseReason {
-        self.0.token.cancelled().await;
-        self.0.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })
+        loop {
+            let wait = self.0.close_waiters.notified();
+            tokio::pin!(wait);
+            wait.as_mut().enable();
+            if self.0.closing.load(Ordering::Acquire) {
+                return self.0.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" });
+            }
+            wait.await;
+        }
     }
 }
 
@@ -228,11 +246,11 @@ mod tests {
 
     #[tokio::test]
     async fn too_many_queued_bytes_close_as_slow_consumer() {
-        let (out, mut inbox) = outbox(OutboxLimits { frames: 100, bytes: 10 });
+        let (out, inbox) = outbox(OutboxLimits { frames: 100, bytes: 10 });
         assert_eq!(out.offer("12345".into()), Offer::Queued);
         assert_eq!(out.offer("67890".into()), Offer::Queued);
         let Some(Outgoing::Event(written)) = inbox.frames.try_recv() else { panic!("an event frame") };
-        inbox.queued.release(written.len());
+        inbox.frames.queued().release(written.len());
         assert_eq!(out.offer("abcde".into()), Offer::Queued, "room again once written");
         assert_eq!(out.offer("x".into()), Offer::Overflowed);
         assert_eq!(inbox.close.closed().await.code, 4008);

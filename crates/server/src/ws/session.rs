@@ -43,7 +43,9 @@ pub async fn run(state: AppState, socket: Socket, auth: Auth) {
     presence::connected(&state, user_id, conn);
     let close = inbox.close.clone();
     let last_heard = Arc::new(AtomicI64::new(now_ms()));
-    if let Some(writer) = Box::pin(start(&state, conn, &auth, sink, inbox, &outbox, &last_heard)).await {
+    // A statement of its own: a temporary in the `if let` would keep the box for the session.
+    let writer = Box::pin(start(&state, conn, &auth, sink, inbox, &outbox, &last_heard)).await;
+    if let Some(writer) = writer {
         let max = state.config.max_frame_bytes;
         let end = read(&state, stream, max, &auth, conn, &outbox, &close, &last_heard).await;
         outbox.close(end.unwrap_or(CloseReason { code: 1000, reason: "" }));

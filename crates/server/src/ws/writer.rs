@@ -42,7 +42,8 @@ pub async fn write(
     last_heard: Arc<AtomicI64>,
     outbox: Outbox,
 ) {
-    let Inbox { mut frames, close, queued } = inbox;
+    let Inbox { frames, close } = inbox;
+    let queued = frames.queued();
     let mut ticks = heartbeat.subscribe();
     let silent_limit_ms = 2 * heartbeat.period().as_millis() as i64;
     let mut pace = Pace::default();
@@ -58,7 +59,7 @@ pub async fn write(
             biased;
             reason = &mut closed => break reason,
             _ = frames.recv_many(&mut taken, MAX_BATCH) => tokio::select! {
-                written = paced_batch(&mut sink, &mut batch, &mut taken, &mut frames, &queued, &mut pace, &last_heard) => written.is_ok(),
+                written = paced_batch(&mut sink, &mut batch, &mut taken, &frames, queued, &mut pace, &last_heard) => written.is_ok(),
                 reason = &mut closed => break reason,
             },
             _ = ticks.changed() => {
@@ -85,14 +86,15 @@ pub async fn write(
         if !matches!(reason.code, 4001 | 4008) {
             frames.try_recv_many(&mut taken, usize::MAX);
             for out in &taken {
-                add(&mut batch, out, &queued);
+                add(&mut batch, out, queued);
             }
         }
         batch.close(reason.code, reason.reason);
         batch.write_to(&mut sink).await?;
         tokio::io::AsyncWriteExt::shutdown(&mut sink).await
     };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, finish).await;
+    // Boxed: the timer is only needed at the end, not in every idle writer.
+    let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, finish)).await;
 }
 
 /// When a socket was last flushed and how many flushes in a row came within [`WRITE_PACE`].
@@ -110,7 +112,7 @@ async fn paced_batch(
     sink: &mut WriteHalf<Socket>,
     batch: &mut Batch,
     taken: &mut Vec<Outgoing>,
-    frames: &mut Frames,
+    frames: &Frames,
     queued: &QueuedBytes,
     pace: &mut Pace,
     last_heard: &AtomicI64,
@@ -140,7 +142,7 @@ async fn write_batch(
     sink: &mut WriteHalf<Socket>,
     batch: &mut Batch,
     taken: &mut Vec<Outgoing>,
-    frames: &mut Frames,
+    frames: &Frames,
     queued: &QueuedBytes,
 ) -> std::io::Result<()> {
     if taken.len() < MAX_BATCH {

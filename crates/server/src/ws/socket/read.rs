@@ -140,7 +140,7 @@ impl FrameReader {
             2 => u16::from_be_bytes([bytes[2], bytes[3]]) as u64,
             _ => u64::from_be_bytes(bytes[2..10].try_into().expect("8 bytes")),
         };
-        if opcode >= opcode::CLOSE && (!fin || len > MAX_CONTROL_PAYLOAD as u64) {
+        if len >> 63 != 0 || (opcode >= opcode::CLOSE && (!fin || len > MAX_CONTROL_PAYLOAD as u64)) {
             return Err(ReadError::Protocol);
         }
         if len > self.max as u64 {
@@ -155,7 +155,7 @@ impl FrameReader {
     fn frame(&mut self, header: &Header, from: usize) -> Result<Option<Incoming>, ReadError> {
         let payload = &self.buf[from..from + header.len];
         match (header.opcode, self.partial.as_mut()) {
-            (opcode::CLOSE, _) => Ok(Some(Incoming::Close)),
+            (opcode::CLOSE, _) => close_payload(payload).map(|()| Some(Incoming::Close)),
             (opcode::PING, _) => Ok(Some(Incoming::Ping(payload.to_vec()))),
             (opcode::PONG, _) => Ok(Some(Incoming::Pong)),
             (opcode::CONTINUATION, Some((_, so_far))) => {
@@ -185,6 +185,19 @@ fn message(kind: u8, payload: Vec<u8>) -> Result<Incoming, ReadError> {
         opcode::TEXT => String::from_utf8(payload).map(Incoming::Text).map_err(|_| ReadError::InvalidUtf8),
         _ => Ok(Incoming::Binary),
     }
+}
+
+/// Checks a close frame's payload (RFC 6455 §5.5.1, §7.4): empty, or a code a peer may send
+/// followed by a UTF-8 reason.
+fn close_payload(payload: &[u8]) -> Result<(), ReadError> {
+    let Some((code, reason)) = payload.split_first_chunk::<2>() else {
+        return if payload.is_empty() { Ok(()) } else { Err(ReadError::Protocol) };
+    };
+    match u16::from_be_bytes(*code) {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => {}
+        _ => return Err(ReadError::Protocol),
+    }
+    std::str::from_utf8(reason).map(drop).map_err(|_| ReadError::InvalidUtf8)
 }
 
 /// XORs `payload` with the 4-byte masking key, 8 bytes at a time.

@@ -113,13 +113,33 @@ async fn protocol_violations_and_bad_utf8_are_refused() {
     interleaved.extend(client_frame(true, opcode::TEXT, b"b"));
     let unknown_opcode = client_frame(true, 0x3, b"");
     let long_ping = client_frame(true, opcode::PING, &[0; 126]);
-    for bytes in [unmasked, reserved_bit, fragmented_ping, stray_continuation, interleaved, unknown_opcode, long_ping] {
+    let huge_length = vec![0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    let one_byte_close = client_frame(true, opcode::CLOSE, &[3]);
+    let reserved_close_code = client_frame(true, opcode::CLOSE, &1005u16.to_be_bytes());
+    let low_close_code = client_frame(true, opcode::CLOSE, &999u16.to_be_bytes());
+    for bytes in [
+        unmasked,
+        reserved_bit,
+        fragmented_ping,
+        stray_continuation,
+        interleaved,
+        unknown_opcode,
+        long_ping,
+        huge_length,
+        one_byte_close,
+        reserved_close_code,
+        low_close_code,
+    ] {
         let (messages, end) = read_all(bytes, 4096, 1024).await;
         assert!(messages.is_empty());
         assert!(matches!(end, ReadError::Protocol), "{end:?}");
     }
     let (_, end) = read_all(client_frame(true, opcode::TEXT, &[0xff, 0xfe]), 4096, 1024).await;
     assert!(matches!(end, ReadError::InvalidUtf8));
+    let (_, end) = read_all(client_frame(true, opcode::CLOSE, &[0x03, 0xe8, 0xff]), 4096, 1024).await;
+    assert!(matches!(end, ReadError::InvalidUtf8), "close reason not UTF-8");
+    let (messages, _) = read_all(client_frame(true, opcode::CLOSE, &[0x0f, 0xa0, b'o', b'k']), 4096, 1024).await;
+    assert_eq!(messages, vec![Incoming::Close], "4000 with a reason is fine");
 }
 
 #[test]

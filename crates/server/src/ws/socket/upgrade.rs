@@ -78,9 +78,11 @@ impl Upgrade {
     {
         let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
+        // The session gets a task of its own once the socket is there, so the long-lived task
+        // holds only the session's future, not this hand-over's state as well.
         tokio::spawn(async move {
             match on_upgrade.await {
-                Ok(upgraded) => session(TokioIo::new(upgraded)).await,
+                Ok(upgraded) => drop(tokio::spawn(session(TokioIo::new(upgraded)))),
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
             }
         });
