@@ -96,6 +96,21 @@ pub fn self_cpu() -> ProcSample {
     ProcSample { user_us: us(usage.ru_utime), sys_us: us(usage.ru_stime), rss_kib, wait_us: run_delay_us("self") }
 }
 
+/// The machine's CPU time so far from the `cpu` line of `/proc/stat`: `(steal, total)` in
+/// clock ticks, where steal is time the hypervisor gave this machine's CPUs to someone else.
+pub fn parse_machine_steal(text: &str) -> Option<(u64, u64)> {
+    let line = text.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line.split_whitespace().skip(1).map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice: already in user/nice]
+    let steal = *fields.get(7)?;
+    Some((steal, fields.iter().take(8).sum()))
+}
+
+/// [`parse_machine_steal`] of this machine now, if readable.
+pub fn machine_steal() -> Option<(u64, u64)> {
+    parse_machine_steal(&std::fs::read_to_string("/proc/stat").ok()?)
+}
+
 /// The machine's one-minute load average (`/proc/loadavg`), if readable.
 pub fn loadavg_1m() -> Option<f64> {
     std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
@@ -124,13 +139,14 @@ pub struct Window {
     started: Instant,
     server: Option<ProcSample>,
     bench: ProcSample,
+    steal: Option<(u64, u64)>,
 }
 
 impl Window {
     /// Starts a window, sampling the server `pid` (if any) and the bench.
     pub fn start(pid: Option<u32>) -> Self {
         let server = pid.and_then(|p| sample(p).ok());
-        Self { pid, started: Instant::now(), server, bench: self_cpu() }
+        Self { pid, started: Instant::now(), server, bench: self_cpu(), steal: machine_steal() }
     }
 
     /// Seconds since the window started.
@@ -153,6 +169,11 @@ impl Window {
         if let Some(load) = loadavg_1m() {
             // Other processes on the machine compete for the same cores: context for latency.
             report.result("machine_loadavg_1m", load);
+        }
+        if let (Some((steal0, total0)), Some((steal1, total1))) = (self.steal, machine_steal()) {
+            // On a virtual machine, CPU time the hypervisor took away: every figure is slower.
+            let pct = 100.0 * steal1.saturating_sub(steal0) as f64 / total1.saturating_sub(total0).max(1) as f64;
+            report.result("machine_steal_pct", round(pct, 1));
         }
         let (Some(pid), Some(before)) = (self.pid, self.server) else { return };
         let Ok(after) = sample(pid) else {
@@ -183,6 +204,15 @@ mod tests {
         assert_eq!(parse_stat(text), Some((731, 96)));
         assert_eq!(parse_stat("garbage"), None);
         assert_eq!(parse_stat("1 (x) S 1 2"), None);
+    }
+
+    #[test]
+    fn steal_is_the_eighth_cpu_field() {
+        let text = "cpu  623305 855 83307 308182 9520 0 17621 198380 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        let total = 623305 + 855 + 83307 + 308182 + 9520 + 17621 + 198380;
+        assert_eq!(parse_machine_steal(text), Some((198380, total)));
+        assert_eq!(parse_machine_steal("cpu0 1 2\n"), None);
+        assert!(machine_steal().is_some());
     }
 
     #[test]

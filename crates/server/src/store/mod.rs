@@ -189,9 +189,11 @@ pub trait ChannelStore: Send + Sync {
     /// that); never backwards. Returns the channel as `user` sees it now (its membership with
     /// fresh `unread_count` and `mention_count`). `None` if not a member.
     async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Channel>>;
-    /// Moves each `(channel, user)`'s `delivered_seq` forward to `min(seq, head_seq)`, in one
-    /// transaction; never backwards; non-members are skipped. Returns the watermarks that
-    /// moved, with their channel.
+    /// Moves each `(channel, user)`'s `delivered_seq` forward to `min(seq, head_seq)`; never
+    /// backwards; non-members are skipped. Returns the watermarks that moved, with their
+    /// channel, in input order. PostgreSQL writes them in one transaction; SQLite in
+    /// transactions of at most 128 moves with message commits in between (an error in a later
+    /// part leaves earlier parts written: harmless, as watermarks only move forward).
     async fn advance_delivered(&self, moves: &[(Uuid, Uuid, i64)]) -> StoreResult<Vec<(Uuid, MemberReceipt)>>;
     /// Every member's watermarks in one channel, by user id.
     async fn receipts(&self, channel: Uuid) -> StoreResult<Vec<MemberReceipt>>;
