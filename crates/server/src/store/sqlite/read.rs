@@ -17,16 +17,13 @@
 //! The connections are opened read-only with `query_only` set; the WAL journal mode is the
 //! file's own (set by the write pool, it persists), as for the sqlx readers.
 
-use std::borrow::Cow;
-use std::error::Error as StdError;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row};
-use sqlx::error::{DatabaseError, ErrorKind};
 
+use super::writer::error::to_sqlx;
 use crate::store::sql::{ChannelReceiptRow, ChannelRow, MessageRow, ReceiptRow, UserRow};
 use crate::store::StoreResult;
 
@@ -151,7 +148,7 @@ pub(super) fn channel_receipt_row(row: &Row<'_>) -> rusqlite::Result<ChannelRece
 }
 
 /// A [`crate::store::sql::MESSAGE_SELECT`] row.
-pub(super) fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
+pub(in crate::store::sqlite) fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
         id: row.get("id")?,
         channel_id: row.get("channel_id")?,
@@ -174,63 +171,4 @@ pub(super) fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
         reply_display_name: row.get("reply_display_name")?,
         reply_sender_created_at: row.get("reply_sender_created_at")?,
     })
-}
-
-/// A failure SQLite reported to a reader, shown and coded as sqlx shows its own.
-#[derive(Debug)]
-struct ReadFailure {
-    /// The extended result code.
-    code: i32,
-    message: String,
-}
-
-impl fmt::Display for ReadFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "(code: {}) {}", self.code, self.message)
-    }
-}
-
-impl StdError for ReadFailure {}
-
-impl DatabaseError for ReadFailure {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        Some(self.code.to_string().into())
-    }
-
-    fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
-        self
-    }
-
-    /// Reads violate no constraint.
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Other
-    }
-}
-
-/// The store's error for a rusqlite one (as the writer maps its own): SQLite failures as
-/// `Database`, a missing row as `RowNotFound`, a value of the wrong type as `Decode`.
-fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
-    match e {
-        rusqlite::Error::SqliteFailure(failure, message) => sqlx::Error::Database(Box::new(ReadFailure {
-            code: failure.extended_code,
-            message: message.unwrap_or_else(|| failure.to_string()),
-        })),
-        rusqlite::Error::QueryReturnedNoRows => sqlx::Error::RowNotFound,
-        e @ (rusqlite::Error::FromSqlConversionFailure(..)
-        | rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..)) => sqlx::Error::Decode(Box::new(e)),
-        e => sqlx::Error::Protocol(e.to_string()),
-    }
 }

@@ -1,4 +1,4 @@
-//! The writer thread's errors as the store reports errors: `sqlx::Error`, with SQLite's
+//! The rusqlite connections' errors (the writer thread's and the inline readers') as the store reports errors: `sqlx::Error`, with SQLite's
 //! failures as `Database` errors that classify constraint violations as sqlx's own do.
 
 use std::borrow::Cow;
@@ -59,7 +59,7 @@ impl DatabaseError for SqliteFailure {
 
 /// The store's error for a rusqlite one: SQLite failures as `Database`, a missing row as
 /// `RowNotFound` (as sqlx's `fetch_one`), a value of the wrong type as `Decode`.
-pub(super) fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
+pub(in crate::store::sqlite) fn to_sqlx(e: rusqlite::Error) -> sqlx::Error {
     match e {
         rusqlite::Error::SqliteFailure(failure, message) => sqlx::Error::Database(Box::new(SqliteFailure {
             code: failure.extended_code,

@@ -18,7 +18,7 @@
 //! never meet a second writer in SQLite (where a transaction that read first would fail with
 //! `SQLITE_BUSY` instead of waiting).
 
-mod error;
+pub(super) mod error;
 #[cfg(test)]
 mod tests;
 mod thread;

@@ -12,7 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
 use super::error::to_sqlx;
 use super::{Job, Move, Moved, Outcome, Write};
-use crate::store::sql::{MessageRow, ReceiptRow, MESSAGE_SELECT};
+use crate::store::sql::{ReceiptRow, MESSAGE_SELECT};
+use crate::store::sqlite::read::message_row;
 use crate::store::{NewMessage, StoreResult};
 
 /// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`); the
@@ -147,30 +148,4 @@ impl Committer {
 /// An [`ADVANCE`] row, as sqlx reads [`ReceiptRow`].
 fn receipt_row(row: &Row<'_>) -> rusqlite::Result<ReceiptRow> {
     Ok(ReceiptRow { user_id: row.get(0)?, delivered_seq: row.get(1)?, read_seq: row.get(2)? })
-}
-
-/// A [`MESSAGE_SELECT`] row, read by column name as sqlx's `FromRow` reads it.
-fn message_row(row: &Row<'_>) -> rusqlite::Result<MessageRow> {
-    Ok(MessageRow {
-        id: row.get("id")?,
-        channel_id: row.get("channel_id")?,
-        seq: row.get("seq")?,
-        client_id: row.get("client_id")?,
-        body: row.get("body")?,
-        created_at: row.get("created_at")?,
-        edited_at: row.get("edited_at")?,
-        deleted_at: row.get("deleted_at")?,
-        sender_id: row.get("sender_id")?,
-        username: row.get("username")?,
-        display_name: row.get("display_name")?,
-        sender_created_at: row.get("sender_created_at")?,
-        reply_id: row.get("reply_id")?,
-        reply_seq: row.get("reply_seq")?,
-        reply_body: row.get("reply_body")?,
-        reply_deleted_at: row.get("reply_deleted_at")?,
-        reply_sender_id: row.get("reply_sender_id")?,
-        reply_username: row.get("reply_username")?,
-        reply_display_name: row.get("reply_display_name")?,
-        reply_sender_created_at: row.get("reply_sender_created_at")?,
-    })
 }
