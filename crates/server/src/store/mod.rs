@@ -207,6 +207,28 @@ pub trait ChannelStore: Send + Sync {
     async fn presence_peers(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<Uuid>>;
     /// Removes a member; `false` if they were not one.
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool>;
+    /// What a connect's `ready` reads of `user`: [`ChannelStore::channels_of`],
+    /// [`ChannelStore::receipts_of`] and [`ChannelStore::presence_peers`] with `max_members`.
+    /// By default three reads; SQLite makes them one read transaction (one snapshot, one lock
+    /// of the file), as every connect pays for them.
+    async fn ready_snapshot(&self, user: Uuid, max_members: i64) -> StoreResult<ReadySnapshot> {
+        Ok(ReadySnapshot {
+            channels: self.channels_of(user).await?,
+            receipts: self.receipts_of(user, max_members).await?,
+            peers: self.presence_peers(user, max_members).await?,
+        })
+    }
+}
+
+/// [`ChannelStore::ready_snapshot`]'s reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadySnapshot {
+    /// The user's channels as they see them, heads and unread counts included.
+    pub channels: Vec<Channel>,
+    /// Every member's watermarks in the user's small channels.
+    pub receipts: Vec<ReceiptUpdate>,
+    /// Users sharing a DM or a small channel with the user.
+    pub peers: Vec<Uuid>,
 }
 
 /// Called with each newly committed message, after its commit and before any later message

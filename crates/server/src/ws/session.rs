@@ -89,9 +89,9 @@ async fn start(
 async fn ready(state: &AppState, conn: ConnId, auth: &Auth) -> Result<Ready, AppError> {
     let user_id = auth.user.user.id;
     state.hub.subscribe(conn, state.store.channel_ids_of(user_id).await?);
-    let channels = state.store.channels_of(user_id).await?;
-    let receipts = state.store.receipts_of(user_id, state.config.receipt_members).await?;
-    let presence = presence::snapshot(state, user_id).await?;
+    let snapshot = state.store.ready_snapshot(user_id, state.config.receipt_members).await?;
+    let (channels, receipts) = (snapshot.channels, snapshot.receipts);
+    let presence = presence::snapshot(state, user_id, snapshot.peers).await;
     Ok(Ready {
         user: auth.user.clone(),
         session_id: auth.session_id,

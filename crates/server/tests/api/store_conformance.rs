@@ -61,6 +61,7 @@ conformance! {
     live_state::advance_delivered,
     live_state::receipts,
     live_state::presence_peers,
+    live_state::ready_snapshot,
     lifecycle::message_by_id,
     lifecycle::edit_and_delete,
     lifecycle::replies,

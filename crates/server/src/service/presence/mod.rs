@@ -103,18 +103,17 @@ pub async fn update(state: &AppState, user: Uuid, conn: ConnId, status: Status) 
     Ok(())
 }
 
-/// The presence of the users who share a DM or a small channel with `user`, excluding
-/// offline ones (for `ready`). Errors: the store failed.
-pub async fn snapshot(state: &AppState, user: Uuid) -> Result<Vec<Presence>, AppError> {
-    let peers = state.store.presence_peers(user, state.config.receipt_members).await?;
+/// The presence of `peers`, the users who share a DM or a small channel with `user` (from
+/// [`crate::store::ChannelStore::ready_snapshot`]), excluding offline ones (for `ready`).
+pub async fn snapshot(state: &AppState, user: Uuid, peers: Vec<Uuid>) -> Vec<Presence> {
     state.presence.table().offer_peers(user, &peers);
     let statuses = statuses(state, &peers).await;
-    Ok(peers
+    peers
         .into_iter()
         .zip(statuses)
         .filter(|(_, status)| *status != Status::Offline)
         .map(|(user_id, status)| Presence { user_id, status, last_seen_at: None })
-        .collect())
+        .collect()
 }
 
 /// One user's presence (for `GET /api/users/:id`): `last_seen_at` (from the store) only when

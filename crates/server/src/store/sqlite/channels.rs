@@ -6,12 +6,13 @@ use banter_proto::ws::ReceiptUpdate;
 use banter_proto::{Channel, Member, MemberReceipt, Role};
 use uuid::Uuid;
 
-use super::{read, SqliteStore};
+use super::read::{self, Reads};
+use super::SqliteStore;
 use crate::store::sql::{
     group_receipts, is_unique_violation, kind_str, like_prefix, parse_role, role_str, ChannelRow, MemberRow,
     ReceiptRow, CHANNEL_SELECT_SQLITE as CHANNEL_SELECT,
 };
-use crate::store::{ChannelStore, NewChannel, StoreResult};
+use crate::store::{ChannelStore, NewChannel, ReadySnapshot, StoreResult};
 
 impl SqliteStore {
     /// One channel as `viewer` sees it, read through `executor` (pool or transaction).
@@ -114,9 +115,7 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn channels_of(&self, user: Uuid) -> StoreResult<Vec<Channel>> {
-        let sql = format!("{CHANNEL_SELECT} WHERE m.user_id IS NOT NULL ORDER BY c.kind = 'dm', c.name, c.created_at");
-        let rows = self.inline.all(&sql, [user], read::channel_row)?;
-        Ok(rows.into_iter().map(Channel::from).collect())
+        self.inline.read(|r| channels_of(r, user))
     }
 
     async fn channel_ids_of(&self, user: Uuid) -> StoreResult<Vec<Uuid>> {
@@ -215,15 +214,7 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn receipts_of(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<ReceiptUpdate>> {
-        let rows = self.inline.all(
-            "SELECT o.channel_id, o.user_id, o.delivered_seq, o.read_seq FROM members me \
-             JOIN channels c ON c.id = me.channel_id AND c.member_count <= ?2 \
-             JOIN members o ON o.channel_id = me.channel_id \
-             WHERE me.user_id = ?1 ORDER BY o.channel_id, o.user_id",
-            (user, max_members),
-            read::channel_receipt_row,
-        )?;
-        Ok(group_receipts(rows))
+        self.inline.read(|r| receipts_of(r, user, max_members))
     }
 
     async fn receipt_counts(&self, channel: Uuid, seq: i64, except: Uuid) -> StoreResult<(i64, i64, i64)> {
@@ -239,14 +230,17 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn presence_peers(&self, user: Uuid, max_members: i64) -> StoreResult<Vec<Uuid>> {
-        self.inline.all(
-            "SELECT DISTINCT o.user_id FROM members me \
-             JOIN channels c ON c.id = me.channel_id AND (c.kind = 'dm' OR c.member_count <= ?2) \
-             JOIN members o ON o.channel_id = me.channel_id AND o.user_id <> ?1 \
-             WHERE me.user_id = ?1",
-            (user, max_members),
-            |r| r.get(0),
-        )
+        self.inline.read(|r| presence_peers(r, user, max_members))
+    }
+
+    async fn ready_snapshot(&self, user: Uuid, max_members: i64) -> StoreResult<ReadySnapshot> {
+        self.inline.transaction(|r| {
+            Ok(ReadySnapshot {
+                channels: channels_of(r, user)?,
+                receipts: receipts_of(r, user, max_members)?,
+                peers: presence_peers(r, user, max_members)?,
+            })
+        })
     }
 
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool> {
@@ -267,4 +261,35 @@ impl ChannelStore for SqliteStore {
         tx.commit().await?;
         Ok(removed)
     }
+}
+
+/// `user`'s channels as they see them, DMs last.
+fn channels_of(r: &Reads<'_>, user: Uuid) -> rusqlite::Result<Vec<Channel>> {
+    let sql = format!("{CHANNEL_SELECT} WHERE m.user_id IS NOT NULL ORDER BY c.kind = 'dm', c.name, c.created_at");
+    Ok(r.all(&sql, [user], read::channel_row)?.into_iter().map(Channel::from).collect())
+}
+
+/// Every member's watermarks in each of `user`'s channels of at most `max_members` members.
+fn receipts_of(r: &Reads<'_>, user: Uuid, max_members: i64) -> rusqlite::Result<Vec<ReceiptUpdate>> {
+    let rows = r.all(
+        "SELECT o.channel_id, o.user_id, o.delivered_seq, o.read_seq FROM members me \
+         JOIN channels c ON c.id = me.channel_id AND c.member_count <= ?2 \
+         JOIN members o ON o.channel_id = me.channel_id \
+         WHERE me.user_id = ?1 ORDER BY o.channel_id, o.user_id",
+        (user, max_members),
+        read::channel_receipt_row,
+    )?;
+    Ok(group_receipts(rows))
+}
+
+/// Users other than `user` sharing a DM or a channel of at most `max_members` members with them.
+fn presence_peers(r: &Reads<'_>, user: Uuid, max_members: i64) -> rusqlite::Result<Vec<Uuid>> {
+    r.all(
+        "SELECT DISTINCT o.user_id FROM members me \
+         JOIN channels c ON c.id = me.channel_id AND (c.kind = 'dm' OR c.member_count <= ?2) \
+         JOIN members o ON o.channel_id = me.channel_id AND o.user_id <> ?1 \
+         WHERE me.user_id = ?1",
+        (user, max_members),
+        |row| row.get(0),
+    )
 }

@@ -59,7 +59,7 @@ impl Readers {
         P: Params,
         F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
     {
-        self.with(|c| c.prepare_cached(sql)?.query_row(params, map).optional())
+        self.with(|c| Reads(c).optional(sql, params, map))
     }
 
     /// Every row `sql` returns for `params`, mapped by `map`.
@@ -68,7 +68,25 @@ impl Readers {
         P: Params,
         F: FnMut(&Row<'_>) -> rusqlite::Result<T>,
     {
-        self.with(|c| c.prepare_cached(sql)?.query_map(params, map)?.collect())
+        self.with(|c| Reads(c).all(sql, params, map))
+    }
+
+    /// Runs `reads` on one connection, each statement its own transaction.
+    pub(super) fn read<T>(&self, reads: impl FnOnce(&Reads<'_>) -> rusqlite::Result<T>) -> StoreResult<T> {
+        self.with(|c| reads(&Reads(c)))
+    }
+
+    /// Runs several reads in one read transaction: they see one state of the database, and
+    /// the database file is locked and unlocked once instead of once per statement.
+    pub(super) fn transaction<T>(&self, reads: impl FnOnce(&Reads<'_>) -> rusqlite::Result<T>) -> StoreResult<T> {
+        self.with(|c| {
+            c.prepare_cached("BEGIN")?.execute([])?;
+            let result = reads(&Reads(c));
+            let end = c.prepare_cached(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?.execute([]);
+            let value = result?;
+            end?;
+            Ok(value)
+        })
     }
 
     /// Runs `read` on an idle connection (or a new one), on this thread.
@@ -89,6 +107,29 @@ impl Readers {
 
     fn idle(&self) -> MutexGuard<'_, Vec<Connection>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Reads on one connection, alone or inside [`Readers::transaction`].
+pub(super) struct Reads<'c>(&'c Connection);
+
+impl Reads<'_> {
+    /// The first row `sql` returns for `params`, mapped by `map`, if any.
+    pub(super) fn optional<T, P, F>(&self, sql: &str, params: P, map: F) -> rusqlite::Result<Option<T>>
+    where
+        P: Params,
+        F: FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.0.prepare_cached(sql)?.query_row(params, map).optional()
+    }
+
+    /// Every row `sql` returns for `params`, mapped by `map`.
+    pub(super) fn all<T, P, F>(&self, sql: &str, params: P, map: F) -> rusqlite::Result<Vec<T>>
+    where
+        P: Params,
+        F: FnMut(&Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.0.prepare_cached(sql)?.query_map(params, map)?.collect()
     }
 }
 

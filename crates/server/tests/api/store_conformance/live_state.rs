@@ -195,3 +195,26 @@ pub async fn presence_peers(store: Arc<dyn Store>) {
     assert_eq!(peers(bob.user.id, 3).await, sorted(vec![ana.user.id, cyd.user.id]), "DM and trio overlap: ana once");
     assert_eq!(peers(Uuid::now_v7(), 100).await, Vec::<Uuid>::new());
 }
+
+/// `ready_snapshot` reads what `channels_of`, `receipts_of` and `presence_peers` read, for a
+/// user with a DM, a small and a big channel, and for a stranger.
+pub async fn ready_snapshot(store: Arc<dyn Store>) {
+    let (ana, bob, cyd) = (user(&store, "ana").await, user(&store, "bob").await, user(&store, "cyd").await);
+    store.open_dm(ana.user.id, bob.user.id, Uuid::now_v7(), now_ms()).await.unwrap();
+    let trio = channel(&store, &ana, ChannelKind::Private, "trio").await;
+    join(&store, trio.id, &bob).await;
+    join(&store, trio.id, &cyd).await;
+    send(&store, mentioning(&bob, trio.id, "hi @ana", &[&ana])).await;
+    store.advance_delivered(&[(trio.id, ana.user.id, 1)]).await.unwrap();
+    for (who, max) in [(&ana, 3), (&ana, 1), (&cyd, 3)] {
+        let snapshot = store.ready_snapshot(who.user.id, max).await.unwrap();
+        assert_eq!(snapshot.channels, store.channels_of(who.user.id).await.unwrap());
+        assert_eq!(snapshot.receipts, store.receipts_of(who.user.id, max).await.unwrap());
+        assert_eq!(sorted(snapshot.peers), sorted(store.presence_peers(who.user.id, max).await.unwrap()));
+    }
+    let ana_now = store.ready_snapshot(ana.user.id, 3).await.unwrap();
+    assert_eq!(ana_now.channels.len(), 3, "#general, the DM and trio");
+    assert_eq!(sorted(ana_now.peers), sorted(vec![bob.user.id, cyd.user.id]));
+    let stranger = store.ready_snapshot(Uuid::now_v7(), 50).await.unwrap();
+    assert!(stranger.channels.is_empty() && stranger.receipts.is_empty() && stranger.peers.is_empty());
+}
