@@ -95,21 +95,12 @@ impl Frames {
         self.0.queue.try_pop_into(out, max)
     }
 
-    /// The oldest queued item, without waiting.
+    /// The oldest queued item, without waiting (tests).
+    #[cfg(test)]
     pub fn try_recv(&self) -> Option<Outgoing> {
         let mut one = Vec::with_capacity(1);
         self.0.queue.try_pop_into(&mut one, 1);
         one.pop()
-    }
-
-    /// Items queued now.
-    pub fn len(&self) -> usize {
-        self.0.queue.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.0.queue.is_empty()
     }
 
     /// The outbox's count of queued bytes: the writer releases each frame's bytes once written.

@@ -132,7 +132,7 @@ pub async fn flush(state: &AppState) {
         return;
     }
     moves.sort_unstable_by_key(|&(channel, user, _)| (channel, user));
-    let mut moved = match state.store.advance_delivered(&moves).await {
+    let moved = match state.store.advance_delivered(&moves).await {
         Ok(moved) => moved,
         Err(e) => {
             tracing::error!(error = %e, count = moves.len(), "delivered receipts not written; retrying");
@@ -140,8 +140,7 @@ pub async fn flush(state: &AppState) {
             return;
         }
     };
-    // Stable, and linear on the store's answer, which follows the sorted moves.
-    moved.sort_by_key(|&(channel, _)| channel);
+    // The store answers in the order of the moves, so by channel: consecutive runs group.
     let mut moved = moved.into_iter().peekable();
     let mut unknown = Vec::new();
     {

@@ -5,6 +5,7 @@
 
 use std::future::poll_fn;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Poll};
 
@@ -79,8 +80,9 @@ impl FrameReader {
                 return Ok(message);
             }
             let read = poll_fn(|cx| {
-                let mut chunk = [0u8; READ_CHUNK];
-                let mut out = ReadBuf::new(&mut chunk);
+                // Not zeroed: the read fills what it reports, nothing else is looked at.
+                let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+                let mut out = ReadBuf::uninit(&mut chunk);
                 ready!(Pin::new(&mut *io).poll_read(cx, &mut out))?;
                 self.buf.extend_from_slice(out.filled());
                 Poll::Ready(Ok::<_, io::Error>(out.filled().len()))

@@ -22,11 +22,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    /// An empty batch with room for `payload_bytes` of payload in `frames` frames.
-    pub fn with_capacity(frames: usize, payload_bytes: usize) -> Self {
-        Self { bytes: Vec::with_capacity(frames * MAX_HEADER + payload_bytes), written: 0 }
-    }
-
     /// Appends a text frame carrying `text`.
     pub fn text(&mut self, text: &str) -> &mut Self {
         self.frame(opcode::TEXT, text.as_bytes())
@@ -134,7 +129,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_written_whole() {
         let (mut client, mut server) = tokio::io::duplex(16);
-        let mut batch = Batch::with_capacity(2, 6);
+        let mut batch = Batch::default();
+        batch.reserve(2, 6);
         batch.text("hello").text("x");
         let writer = tokio::spawn(async move {
             batch.write_to(&mut server).await.unwrap();

@@ -7,7 +7,7 @@
 //! acknowledged when its batch has committed.
 //!
 //! The receipt flusher's delivered watermarks ([`MessageWriter::advance_delivered`]) are
-//! written by the same thread, in `(channel, user)` order and in transactions of at most
+//! written by the same thread, in the order given and in transactions of at most
 //! [`DELIVERED_CHUNK`] moves; sends that queued meanwhile commit between two of them, so a
 //! large flush holds a send up for one part at most.
 //!
@@ -104,9 +104,9 @@ impl MessageWriter {
     }
 
     /// Moves each `(channel, user)`'s `delivered_seq` forward to `min(seq, head_seq)` unless
-    /// `max(delivered_seq, read_seq)` is already there (non-members skipped), in
-    /// `(channel, user)` order (repeated pairs in their given order), in transactions of at
-    /// most [`DELIVERED_CHUNK`] moves. Returns the watermarks that moved, with their channel,
+    /// `max(delivered_seq, read_seq)` is already there (non-members skipped), in the given
+    /// order (callers sort by `(channel, user)`, the members table's key, for locality), in
+    /// transactions of at most [`DELIVERED_CHUNK`] moves. Returns the watermarks that moved, with their channel,
     /// in the order of `moves`. Errors: the database's (the parts before the failing one stay
     /// written), or `WorkerCrashed` if the writer is gone.
     pub async fn advance_delivered(&self, moves: &[Move]) -> StoreResult<Vec<(Uuid, MemberReceipt)>> {
@@ -186,53 +186,46 @@ async fn send_batch(pool: &SqlitePool, jobs: &std_mpsc::Sender<Job>, writes: Vec
     done.into_iter().for_each(|(write, result)| finish(write, result));
 }
 
-/// A delivered flush in progress: the moves' indexes in write order, how many are written,
-/// and what moved so far (by index).
+/// A delivered flush in progress: how many of its moves are written, and what moved so far.
 struct Flush {
     advance: Advance,
-    order: Vec<usize>,
     written: usize,
-    moved: Vec<Option<MemberReceipt>>,
+    moved: Vec<(Uuid, MemberReceipt)>,
     failed: Option<sqlx::Error>,
 }
 
 impl Flush {
-    /// Starts `advance`, its moves in write order.
+    /// Starts `advance`.
     fn new(advance: Advance) -> Self {
-        let moves = &advance.moves;
-        // (channel, user) order follows the members table's key; the stable sort keeps
-        // repeated pairs in their given order, so they end as they would unsorted.
-        let mut order: Vec<usize> = (0..moves.len()).collect();
-        order.sort_by_key(|&i| (moves[i].0, moves[i].1));
-        let moved = vec![None; moves.len()];
-        Self { advance, order, written: 0, moved, failed: None }
+        Self { advance, written: 0, moved: Vec::new(), failed: None }
     }
 
     /// Writes the next part in one transaction while holding the write pool; `true` when
     /// nothing is left (or a part failed).
     async fn step(&mut self, pool: &SqlitePool, jobs: &std_mpsc::Sender<Job>) -> bool {
-        let part = &self.order[self.written..(self.written + DELIVERED_CHUNK).min(self.order.len())];
-        let moves = part.iter().map(|&i| self.advance.moves[i]).collect();
+        let all = &self.advance.moves;
+        let part = all[self.written..(self.written + DELIVERED_CHUNK).min(all.len())].to_vec();
+        self.written += part.len();
         let result = match lock(pool).await {
-            Ok(_held) => advance(jobs, moves).await,
+            Ok(_held) => advance(jobs, part.clone()).await,
             Err(e) => Err(e),
         };
         match result {
-            Ok(moved) => part.iter().zip(moved).for_each(|(&i, receipt)| self.moved[i] = receipt),
+            Ok(moved) => {
+                self.moved.extend(part.iter().zip(moved).filter_map(|(&(channel, ..), r)| r.map(|r| (channel, r))))
+            }
             Err(e) => self.failed = Some(e),
         }
-        self.written += part.len();
-        self.failed.is_some() || self.written == self.order.len()
+        self.failed.is_some() || self.written == self.advance.moves.len()
     }
 
     /// Answers the caller: the moved watermarks in the order of its moves, or the error.
     fn finish(self) {
-        let Self { advance: Advance { moves, reply }, moved, failed, .. } = self;
-        let result = match failed {
+        let result = match self.failed {
             Some(e) => Err(e),
-            None => Ok(moves.iter().zip(moved).filter_map(|(&(channel, ..), r)| r.map(|r| (channel, r))).collect()),
+            None => Ok(self.moved),
         };
-        let _ = reply.send(result);
+        let _ = self.advance.reply.send(result);
     }
 }
 
