@@ -11,11 +11,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::http::peer::{Accept, Peer};
 use crate::hub::bridge::RedisStatus;
 use crate::hub::redis::Bridge;
 use crate::hub::{Hub, SERVER_RESTART};
@@ -140,19 +140,13 @@ impl Application {
             }
         });
         let state = self.state.clone();
-        let router = crate::http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let router = crate::http::router(self.state).into_make_service_with_connect_info::<Peer>();
         let closing = hub.clone();
         let signal = async move {
             shutdown.await;
             closing.close_all(SERVER_RESTART);
         };
-        // TCP_NODELAY: frames are already coalesced by each session's writer, so Nagle would
-        // only hold a small frame (an ack after its own broadcast) for up to 40 ms.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-        });
+        let listener = Accept(self.listener);
         let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
         pruning.abort();
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;

@@ -1,7 +1,5 @@
 //! `/api/auth`: register, log in, log out. Sets and clears the session cookie.
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -14,6 +12,7 @@ use cookie::time::Duration;
 
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, SESSION_COOKIE};
+use crate::http::peer::Peer;
 use crate::service::accounts;
 use crate::service::sessions::{self, Auth};
 use crate::state::AppState;
@@ -38,22 +37,22 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
 
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     jar: CookieJar,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    let answer: AuthResponse = accounts::register(&state, peer.ip(), req).await?;
+    let answer: AuthResponse = accounts::register(&state, peer.addr.ip(), req).await?;
     let jar = jar.add(session_cookie(&state, answer.token.clone()));
     Ok((StatusCode::CREATED, jar, Json(answer)))
 }
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     jar: CookieJar,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<impl IntoResponse, AppError> {
-    let answer = accounts::login(&state, peer.ip(), req).await?;
+    let answer = accounts::login(&state, peer.addr.ip(), req).await?;
     let jar = jar.add(session_cookie(&state, answer.token.clone()));
     Ok((jar, Json(answer)))
 }

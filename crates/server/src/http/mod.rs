@@ -6,6 +6,7 @@ pub mod channels;
 pub mod error;
 pub mod extract;
 pub mod messages;
+pub mod peer;
 pub mod users;
 pub mod web;
 

@@ -1,13 +1,23 @@
 //! One connection's outbox: a bounded queue of encoded frames plus a close signal that works
 //! even when the queue is full.
+//!
+//! Direct writes: once the session attaches its socket ([`Outbox::attach`]), a frame offered
+//! while the writer task waits with nothing queued, on a socket that is not busy (see
+//! [`Pace`](super::pace::Pace)), is written to the socket right away by whoever offers it (one non-blocking
+//! `writev`: header and shared payload, no copy), instead of being queued and waking the
+//! writer. Whatever the socket does not take at once goes to the front of the queue for the
+//! writer. This is the common case of a chat delivery: one frame for an idle connection.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Notify;
 use tungstenite::Utf8Bytes;
 
+use super::pace::Pace;
 use super::queue::{PushError, Queue};
+use crate::ws::socket::write::{send_text, Sent};
 
 /// An encoded event (JSON text, without the WebSocket header); cloning shares the bytes.
 pub type Frame = Utf8Bytes;
@@ -19,6 +29,9 @@ pub enum Outgoing {
     Event(Frame),
     /// A pong answering the peer's ping, echoing its payload (at most 125 bytes).
     Pong(Vec<u8>),
+    /// The unwritten end of a frame a direct write began (wire bytes, header included): it
+    /// must go out before anything else.
+    Rest(Vec<u8>),
 }
 
 /// Why and how a connection is being closed: WebSocket close code and reason.
@@ -53,6 +66,10 @@ struct Shared {
     reason: OnceLock<CloseReason>,
     /// Wakes whoever waits in [`CloseSignal::closed`].
     close_waiters: Notify,
+    /// The attached socket's file descriptor for direct writes; -1 until attached.
+    socket: AtomicI32,
+    /// How often the socket is written: direct writes stop while it is busy.
+    pace: Pace,
 }
 
 /// Bytes queued in one outbox and not yet written.
@@ -85,9 +102,22 @@ pub struct CloseSignal(Arc<Shared>);
 pub struct Frames(Arc<Shared>);
 
 impl Frames {
-    /// Waits for at least one queued item, then moves up to `max` into `out`, oldest first.
+    /// Waits for at least one queued item, then moves up to `max` into `out`, oldest first;
+    /// the writer then owns the socket. While it waits, producers may write directly to a
+    /// quiet attached socket.
     pub async fn recv_many(&self, out: &mut Vec<Outgoing>, max: usize) {
-        self.0.queue.pop_into(out, max).await
+        let lend = self.0.socket.load(Ordering::Relaxed) >= 0 && self.0.pace.quiet();
+        self.0.queue.pop_into(out, max, lend).await
+    }
+
+    /// Takes the socket back from direct writes (for a ping, or the close).
+    pub async fn own(&self) {
+        self.0.queue.own().await
+    }
+
+    /// The socket's write pace, shared with direct writes.
+    pub fn pace(&self) -> &Pace {
+        &self.0.pace
     }
 
     /// Moves up to `max` queued items into `out` without waiting; returns how many.
@@ -123,6 +153,8 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
         closing: AtomicBool::new(false),
         reason: OnceLock::new(),
         close_waiters: Notify::new(),
+        socket: AtomicI32::new(-1),
+        pace: Pace::default(),
     });
     let inbox = Inbox { frames: Frames(shared.clone()), close: CloseSignal(shared.clone()) };
     (Outbox(shared), inbox)
@@ -131,7 +163,7 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
 /// What became of an offered frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Offer {
-    /// Queued.
+    /// Queued, or written to the socket directly.
     Queued,
     /// The queue was full: the connection is now being closed as a slow consumer.
     Overflowed,
@@ -153,6 +185,10 @@ impl Outbox {
             self.0.queued.release(len);
             return overflow();
         }
+        let frame = match self.write_direct(frame) {
+            Ok(offer) => return offer,
+            Err(frame) => frame,
+        };
         match self.0.queue.try_push(Outgoing::Event(frame)) {
             Ok(()) => Offer::Queued,
             Err(e) => {
@@ -168,7 +204,67 @@ impl Outbox {
     /// Queues a frame, waiting for room: for answers to this connection's own requests, so a
     /// client that floods requests is slowed down instead of disconnected.
     pub async fn send(&self, frame: Frame) -> bool {
-        self.send_leaving_room(frame, 0).await
+        self.0.queued.now.fetch_add(frame.len(), Ordering::Relaxed);
+        match self.write_direct(frame) {
+            Ok(offer) => offer == Offer::Queued,
+            Err(frame) => {
+                self.0.queued.release(frame.len());
+                self.send_leaving_room(frame, 0).await
+            }
+        }
+    }
+
+    /// Attaches the socket the writer writes to, for direct writes.
+    ///
+    /// # Safety
+    /// `fd` must be an open, non-blocking stream socket that stays open until this outbox's
+    /// [`Inbox`] frames are dropped (the writer's end): dropping them waits out a direct write
+    /// in progress and stops further ones, so no write can reach a reused descriptor. Bytes
+    /// written to it must not be buffered elsewhere (the writer writes it unbuffered).
+    pub unsafe fn attach(&self, fd: RawFd) {
+        self.0.socket.store(fd, Ordering::Relaxed);
+    }
+
+    /// Writes `frame` (already counted in the queued bytes) to the socket at once when the
+    /// writer lent it (idle, nothing queued, not busy) and no close was requested; otherwise
+    /// gives it back. What the socket does not take goes to the front of the queue for the
+    /// writer; a socket that fails closes the connection (1006).
+    fn write_direct(&self, frame: Frame) -> Result<Offer, Frame> {
+        let fd = self.0.socket.load(Ordering::Relaxed);
+        if fd < 0 || self.is_closing() || !self.0.queue.claim() {
+            return Err(frame);
+        }
+        let pace = &self.0.pace;
+        if pace.hold(false).is_some() {
+            // Busy: the writer paces it.
+            self.0.queue.release(Some(Outgoing::Event(frame)), false);
+            return Ok(Offer::Queued);
+        }
+        let len = frame.len();
+        match send_text(fd, frame.as_bytes()) {
+            Sent::All => {
+                pace.flushed();
+                self.0.queued.release(len);
+                self.0.queue.release(None, pace.quiet());
+                Ok(Offer::Queued)
+            }
+            Sent::Part(rest) => {
+                pace.flushed();
+                self.0.queued.release(len);
+                self.0.queue.release(Some(Outgoing::Rest(rest)), false);
+                Ok(Offer::Queued)
+            }
+            Sent::Nothing => {
+                self.0.queue.release(Some(Outgoing::Event(frame)), false);
+                Ok(Offer::Queued)
+            }
+            Sent::Failed => {
+                self.0.queued.release(len);
+                self.0.queue.release(None, false);
+                self.close(CloseReason { code: 1006, reason: "" });
+                Ok(Offer::Gone)
+            }
+        }
     }
 
     /// Queues a frame once at least `room` further slots are free, so bulk traffic (replay)
@@ -220,30 +316,5 @@ impl CloseSignal {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn a_full_outbox_closes_as_slow_consumer() {
-        let (out, inbox) = outbox(OutboxLimits { frames: 2, bytes: 1 << 20 });
-        assert_eq!(out.offer("a".into()), Offer::Queued);
-        assert_eq!(out.offer("b".into()), Offer::Queued);
-        assert_eq!(out.offer("c".into()), Offer::Overflowed);
-        out.close(CloseReason { code: 1012, reason: "server_restart" });
-        assert_eq!(inbox.close.closed().await, CloseReason { code: 4008, reason: "slow_consumer" });
-        drop(inbox);
-        assert_eq!(out.offer("d".into()), Offer::Gone);
-    }
-
-    #[tokio::test]
-    async fn too_many_queued_bytes_close_as_slow_consumer() {
-        let (out, inbox) = outbox(OutboxLimits { frames: 100, bytes: 10 });
-        assert_eq!(out.offer("12345".into()), Offer::Queued);
-        assert_eq!(out.offer("67890".into()), Offer::Queued);
-        let Some(Outgoing::Event(written)) = inbox.frames.try_recv() else { panic!("an event frame") };
-        inbox.frames.queued().release(written.len());
-        assert_eq!(out.offer("abcde".into()), Offer::Queued, "room again once written");
-        assert_eq!(out.offer("x".into()), Offer::Overflowed);
-        assert_eq!(inbox.close.closed().await.code, 4008);
-    }
-}
+#[path = "conn_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ pub mod ephemeral;
 pub mod leases;
 pub mod ledger;
 pub mod order;
+pub mod pace;
 pub mod queue;
 pub mod redis;
 pub mod registry;
@@ -227,10 +228,11 @@ impl Hub {
     }
 
     /// Queues `frame` into every local subscriber of `channel`; returns how many took it.
+    /// The subscribers are offered the frame after the registry lock is released: an offer
+    /// may write to an idle socket directly (a syscall), and connects must not wait for that.
     pub(crate) fn deliver(&self, channel: Uuid, frame: &Frame) -> usize {
-        let registry = self.read();
-        let subscribers = registry.subscribers(channel);
-        subscribers.iter().filter(|(_, outbox)| outbox.offer(frame.clone()) == Offer::Queued).count()
+        let subscribers: Vec<Outbox> = self.read().subscribers(channel).iter().map(|(_, o)| o.clone()).collect();
+        subscribers.iter().filter(|outbox| outbox.offer(frame.clone()) == Offer::Queued).count()
     }
 
     /// Closes every connection of a session (e.g. on logout), on every node.

@@ -6,6 +6,12 @@
 //! cost a few dozen bytes each here, where a channel with preallocated blocks would cost about
 //! a kilobyte. Producers either fail at once when the queue is full ([`Queue::try_push`]) or
 //! wait for room ([`Queue::push`]).
+//!
+//! The queue also records who may write to the connection's socket right now ([`Owner`]), so
+//! a producer can skip the queue and the consumer's wake-up when the socket is idle: it
+//! [`Queue::claim`]s the socket, writes, and [`Queue::release`]s it. Items are only taken
+//! together with ownership and a claim needs an empty queue, so the socket sees items in queue
+//! order whichever way they go.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,6 +33,21 @@ struct State<T> {
     items: VecDeque<T>,
     /// The consumer is gone: pushes fail.
     closed: bool,
+    /// Who may write to the socket now.
+    owner: Owner,
+}
+
+/// Who may write to the connection's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The consumer (the connection's writer task): from the start, whenever it takes items,
+    /// and for good once it closes.
+    Consumer,
+    /// Nobody: the consumer waits with nothing to write and lets producers [`Queue::claim`]
+    /// the socket.
+    Idle,
+    /// A producer that claimed the idle socket, until it releases it.
+    Producer,
 }
 
 /// Why [`Queue::try_push`] refused an item; the item comes back.
@@ -42,7 +63,7 @@ impl<T> Queue<T> {
     /// An empty queue holding at most `capacity` items (at least 1).
     pub fn new(capacity: usize) -> Self {
         Self {
-            state: Mutex::new(State { items: VecDeque::new(), closed: false }),
+            state: Mutex::new(State { items: VecDeque::new(), closed: false, owner: Owner::Consumer }),
             arrived: Notify::new(),
             room: Notify::new(),
             capacity: capacity.max(1),
@@ -96,14 +117,71 @@ impl<T> Queue<T> {
         }
     }
 
-    /// Waits for at least one item, then moves up to `max` items into `out`, oldest first.
-    /// When that empties the queue its buffer is released.
-    pub async fn pop_into(&self, out: &mut Vec<T>, max: usize) {
+    /// Waits for at least one item, then moves up to `max` items into `out`, oldest first,
+    /// and takes ownership of the socket. While it waits with nothing queued, the socket is
+    /// [`Owner::Idle`] if `lend` (producers may then claim it); while a producer holds
+    /// it, nothing is taken until that producer releases it. When taking empties the queue its
+    /// buffer is released.
+    pub async fn pop_into(&self, out: &mut Vec<T>, max: usize, lend: bool) {
         loop {
-            if self.try_pop_into(out, max) > 0 {
-                return;
+            let wait = self.arrived.notified();
+            {
+                let mut state = self.lock();
+                if state.owner != Owner::Producer && !state.items.is_empty() {
+                    state.owner = Owner::Consumer;
+                    drop(state);
+                    self.try_pop_into(out, max);
+                    return;
+                }
+                if state.owner != Owner::Producer {
+                    state.owner = if lend { Owner::Idle } else { Owner::Consumer };
+                }
             }
-            self.arrived.notified().await;
+            wait.await;
+        }
+    }
+
+    /// Takes ownership of the socket for the consumer (a ping, the close), waiting out a
+    /// producer's claim (one non-blocking write).
+    pub async fn own(&self) {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.owner != Owner::Producer {
+                    state.owner = Owner::Consumer;
+                    return;
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Claims the socket for a producer: only when the consumer lent it, nothing is queued
+    /// and the consumer is still there. The caller must [`Queue::release`] it.
+    pub fn claim(&self) -> bool {
+        let mut state = self.lock();
+        let free = state.owner == Owner::Idle && state.items.is_empty() && !state.closed;
+        if free {
+            state.owner = Owner::Producer;
+        }
+        free
+    }
+
+    /// Ends a producer's claim. `rest` (what it could not write) goes to the front of the
+    /// queue, ahead of anything queued meanwhile; with `rest` or anything queued meanwhile,
+    /// or when not `lend` (the socket got busy), the consumer is woken to own the socket.
+    pub fn release(&self, rest: Option<T>, lend: bool) {
+        let mut state = self.lock();
+        if let Some(rest) = rest {
+            if !state.closed {
+                state.items.push_front(rest);
+            }
+        }
+        state.owner = if lend && state.items.is_empty() { Owner::Idle } else { Owner::Consumer };
+        let wake = state.owner == Owner::Consumer;
+        drop(state);
+        if wake {
+            self.arrived.notify_one();
         }
     }
 
@@ -132,13 +210,19 @@ impl<T> Queue<T> {
         self.len() == 0
     }
 
-    /// The consumer leaves: queued items are dropped, pushes fail from now on, and waiting
-    /// producers wake up to see it.
+    /// The consumer leaves: queued items are dropped, pushes and claims fail from now on, and
+    /// waiting producers wake up to see it. Waits out a producer's claim (one non-blocking
+    /// write), so no producer writes to the socket once this returns.
     pub fn close(&self) {
-        let dropped = {
+        let dropped = loop {
             let mut state = self.lock();
             state.closed = true;
-            std::mem::take(&mut state.items)
+            if state.owner != Owner::Producer {
+                state.owner = Owner::Consumer;
+                break std::mem::take(&mut state.items);
+            }
+            drop(state);
+            std::thread::yield_now();
         };
         drop(dropped);
         self.room.notify_waiters();
@@ -160,9 +244,9 @@ mod tests {
         }
         assert_eq!(q.try_push(9), Err(PushError::Full(9)));
         let mut out = Vec::new();
-        q.pop_into(&mut out, 2).await;
+        q.pop_into(&mut out, 2, false).await;
         assert_eq!(out, [0, 1]);
-        q.pop_into(&mut out, 10).await;
+        q.pop_into(&mut out, 10, false).await;
         assert_eq!(out, [0, 1, 2]);
         assert_eq!(q.lock().items.capacity(), 0);
         q.close();
@@ -210,7 +294,7 @@ mod tests {
             async move {
                 let mut out = Vec::new();
                 while out.len() < 100 {
-                    q.pop_into(&mut out, 7).await;
+                    q.pop_into(&mut out, 7, false).await;
                 }
                 out
             }

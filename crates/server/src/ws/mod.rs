@@ -7,8 +7,6 @@ mod session;
 pub mod socket;
 mod writer;
 
-use std::net::SocketAddr;
-
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +17,7 @@ use axum::Router;
 use crate::error::AppError;
 use crate::http::error::custom;
 use crate::http::extract::{token, TokenSource};
+use crate::http::peer::Peer;
 use crate::service::sessions;
 use crate::state::AppState;
 use socket::upgrade::{Upgrade, UpgradeRejection};
@@ -30,11 +29,11 @@ pub fn router() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     ws: Result<Upgrade, UpgradeRejection>,
 ) -> Response {
-    if let Err(e) = state.limits.upgrade(peer.ip()) {
+    if let Err(e) = state.limits.upgrade(peer.addr.ip()) {
         return e.into_response();
     }
     let Some((token, source)) = token(&headers) else { return AppError::Unauthorized.into_response() };
@@ -55,7 +54,7 @@ async fn upgrade(
     if state.hub.user_connection_count(auth.user.user.id) >= state.config.max_connections_per_user {
         return custom(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", "close another connection first");
     }
-    ws.accept(move |socket| session::run(state, socket, auth))
+    ws.accept(move |socket| session::run(state, socket, peer.socket, auth))
 }
 
 /// A cookie-authenticated upgrade must come from a page of this host or a configured origin.

@@ -3,6 +3,7 @@
 //! coalesces queued frames into one write; the reader decodes frames and answers through the
 //! same outbox, so replies and broadcasts keep one order.
 
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -35,11 +36,19 @@ const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
 /// Runs a session until the socket ends or it is closed (logout, overflow, shutdown). Its
 /// future lives as long as the connection, so everything only needed to start (the `ready`
 /// queries and write) runs boxed in [`start`] and is freed before the session idles.
-pub async fn run(state: AppState, socket: Socket, auth: Auth) {
+///
+/// `fd` is the descriptor of the TCP connection under `socket`: the outbox writes single
+/// frames to it directly while the writer idles.
+pub async fn run(state: AppState, socket: Socket, fd: RawFd, auth: Auth) {
     let (stream, sink) = tokio::io::split(socket);
     let user_id = auth.user.user.id;
     let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
     let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, limits);
+    // SAFETY: `fd` is the connection `socket` (and so `sink`) wraps, non-blocking (tokio) and
+    // written unbuffered by the writer; it stays open until both halves are dropped, which is
+    // after the writer task (owner of the inbox's frames) ends: `run` awaits the writer before
+    // returning, and `start` drops the inbox before the sink when no writer starts.
+    unsafe { outbox.attach(fd) };
     presence::connected(&state, user_id, conn);
     let close = inbox.close.clone();
     let last_heard = Arc::new(AtomicI64::new(now_ms()));

@@ -1,6 +1,8 @@
 //! A session's writer task: owns the socket's sending half, takes what the outbox queued and
 //! writes it coalesced (many frames, one `write`), paces busy sockets, pings on the process's
-//! heartbeat, and closes the connection with its close frame.
+//! heartbeat, and closes the connection with its close frame. While it waits with nothing
+//! queued on a quiet socket, the outbox writes single frames directly (see [`crate::hub::conn`]);
+//! it takes the socket back for everything it writes itself.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use tokio::io::WriteHalf;
 
 use crate::clock::now_ms;
 use crate::hub::conn::{Frames, QueuedBytes};
+use crate::hub::pace::WRITE_PACE;
 use crate::hub::{CloseReason, Inbox, Outbox, Outgoing};
 use crate::ws::heartbeat::Heartbeat;
 use crate::ws::socket::upgrade::Socket;
@@ -17,14 +20,6 @@ use crate::ws::socket::write::Batch;
 
 /// Most frames written in one socket write.
 const MAX_BATCH: usize = 64;
-/// Shortest time between two flushes of a busy socket. Once a socket has been flushed
-/// [`BUSY_FLUSHES`] times in a row with less than this between flushes (a busy channel), a
-/// frame arriving sooner waits out the rest, so frames arriving meanwhile share one socket
-/// write: one `send` syscall per pace instead of one per frame, for at most this much latency.
-/// A socket with occasional traffic (a request and its answer) is written at once.
-const WRITE_PACE: Duration = Duration::from_millis(2);
-/// Consecutive close flushes after which a socket counts as busy (see [`WRITE_PACE`]).
-const BUSY_FLUSHES: u32 = 4;
 /// Longest wait for the queued frames and the close frame to be written on close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Close for a peer that stopped answering heartbeats.
@@ -46,7 +41,6 @@ pub async fn write(
     let queued = frames.queued();
     let mut ticks = heartbeat.subscribe();
     let silent_limit_ms = 2 * heartbeat.period().as_millis() as i64;
-    let mut pace = Pace::default();
     // Items taken from the queue for the next write, and the bytes of the write in progress
     // (kept if a close cuts it short); both hold no buffer between writes.
     let mut taken = Vec::new();
@@ -59,7 +53,7 @@ pub async fn write(
             biased;
             reason = &mut closed => break reason,
             _ = frames.recv_many(&mut taken, MAX_BATCH) => tokio::select! {
-                written = paced_batch(&mut sink, &mut batch, &mut taken, &frames, queued, &mut pace, &last_heard) => written.is_ok(),
+                written = paced_batch(&mut sink, &mut batch, &mut taken, &frames, queued, &last_heard) => written.is_ok(),
                 reason = &mut closed => break reason,
             },
             _ = ticks.changed() => {
@@ -67,6 +61,7 @@ pub async fn write(
                 if silent_ms > silent_limit_ms {
                     break TIMEOUT;
                 }
+                frames.own().await;
                 batch.ping();
                 tokio::select! {
                     written = batch.write_to(&mut sink) => written.is_ok(),
@@ -82,6 +77,7 @@ pub async fn write(
     };
     outbox.close(reason);
     let finish = async {
+        frames.own().await;
         // The rest of a write a close cut short goes first, whatever the reason.
         if !matches!(reason.code, 4001 | 4008) {
             frames.try_recv_many(&mut taken, usize::MAX);
@@ -97,41 +93,26 @@ pub async fn write(
     let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, finish)).await;
 }
 
-/// When a socket was last flushed and how many flushes in a row came within [`WRITE_PACE`].
-#[derive(Default)]
-struct Pace {
-    last_flush: Option<tokio::time::Instant>,
-    close_flushes: u32,
-}
-
-/// On a busy socket, waits until [`WRITE_PACE`] after the previous flush; then writes the
-/// `taken` items and what queued meanwhile with [`write_batch`], and updates `pace`. A peer
-/// that sent a frame in the last two paces is in a conversation with the server (a closed-loop
-/// sender waiting for its `ack`), so its frames are never held back.
+/// On a busy socket, waits until [`WRITE_PACE`] after the previous flush (see
+/// [`crate::hub::pace::Pace`]); then writes the `taken` items and what queued meanwhile with
+/// [`write_batch`], and records the flush. A peer that sent a frame in the last two paces is in
+/// a conversation with the server (a closed-loop sender waiting for its `ack`), so its frames
+/// are never held back.
 async fn paced_batch(
     sink: &mut WriteHalf<Socket>,
     batch: &mut Batch,
     taken: &mut Vec<Outgoing>,
     frames: &Frames,
     queued: &QueuedBytes,
-    pace: &mut Pace,
     last_heard: &AtomicI64,
 ) -> std::io::Result<()> {
-    let now = tokio::time::Instant::now();
     let talking = now_ms() - last_heard.load(Ordering::Relaxed) <= 2 * WRITE_PACE.as_millis() as i64;
-    if let Some(due) = pace.last_flush.map(|at| at + WRITE_PACE) {
-        if due > now {
-            pace.close_flushes += 1;
-            if pace.close_flushes >= BUSY_FLUSHES && !talking {
-                // Boxed: a timer entry only while pacing, not in every idle writer.
-                Box::pin(tokio::time::sleep_until(due)).await;
-            }
-        } else {
-            pace.close_flushes = 0;
-        }
+    if let Some(hold) = frames.pace().hold(talking) {
+        // Boxed: a timer entry only while pacing, not in every idle writer.
+        Box::pin(tokio::time::sleep(hold)).await;
     }
     let written = write_batch(sink, batch, taken, frames, queued).await;
-    pace.last_flush = Some(tokio::time::Instant::now());
+    frames.pace().flushed();
     written
 }
 
@@ -150,7 +131,7 @@ async fn write_batch(
     }
     let bytes = taken.iter().map(|out| match out {
         Outgoing::Event(frame) => frame.len(),
-        Outgoing::Pong(payload) => payload.len(),
+        Outgoing::Pong(payload) | Outgoing::Rest(payload) => payload.len(),
     });
     batch.reserve(taken.len(), bytes.sum());
     for out in taken.iter() {
@@ -169,6 +150,9 @@ fn add(batch: &mut Batch, out: &Outgoing, queued: &QueuedBytes) {
         }
         Outgoing::Pong(payload) => {
             batch.pong(payload);
+        }
+        Outgoing::Rest(bytes) => {
+            batch.raw(bytes);
         }
     }
 }

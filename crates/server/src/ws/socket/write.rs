@@ -3,8 +3,12 @@
 //! between writes; the event payloads themselves are the shared encode-once bytes. A write
 //! cut short (the task waiting on it was cancelled) keeps its place, so the rest of the batch,
 //! and only then anything else, such as a close frame, goes out next: frames never interleave.
+//!
+//! [`send_text`] writes one frame straight to a socket without waiting (the outbox's direct
+//! writes), header and payload as two slices of one `sendmsg`.
 
-use std::io;
+use std::io::{self, IoSlice};
+use std::os::fd::{BorrowedFd, RawFd};
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -49,21 +53,17 @@ impl Batch {
         self.frame(opcode::CLOSE, &payload[..2 + end])
     }
 
+    /// Appends bytes already framed (the rest of a frame a direct write began).
+    pub fn raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.bytes.extend_from_slice(bytes);
+        self
+    }
+
     /// Appends one frame: FIN set, no mask, the shortest length encoding.
     fn frame(&mut self, opcode: u8, payload: &[u8]) -> &mut Self {
-        let len = payload.len();
-        self.bytes.push(0x80 | opcode);
-        match len {
-            0..=125 => self.bytes.push(len as u8),
-            126..=0xFFFF => {
-                self.bytes.push(126);
-                self.bytes.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                self.bytes.push(127);
-                self.bytes.extend_from_slice(&(len as u64).to_be_bytes());
-            }
-        }
+        let mut header = [0; MAX_HEADER];
+        let n = header_into(&mut header, opcode, payload.len());
+        self.bytes.extend_from_slice(&header[..n]);
         self.bytes.extend_from_slice(payload);
         self
     }
@@ -90,6 +90,71 @@ impl Batch {
         }
         *self = Self::default();
         Ok(())
+    }
+}
+
+/// Writes a frame header (FIN set, no mask, the shortest length encoding for a payload of
+/// `len` bytes) into `out`; returns its length, 2 to [`MAX_HEADER`] bytes.
+fn header_into(out: &mut [u8; MAX_HEADER], opcode: u8, len: usize) -> usize {
+    out[0] = 0x80 | opcode;
+    match len {
+        0..=125 => {
+            out[1] = len as u8;
+            2
+        }
+        126..=0xFFFF => {
+            out[1] = 126;
+            out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+            4
+        }
+        _ => {
+            out[1] = 127;
+            out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+            10
+        }
+    }
+}
+
+/// What [`send_text`] did with a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// The whole frame is in the socket's send buffer.
+    All,
+    /// Part of it: these are the unwritten wire bytes, to write next.
+    Part(Vec<u8>),
+    /// Nothing: the send buffer is full.
+    Nothing,
+    /// The socket failed (the peer is gone).
+    Failed,
+}
+
+/// Writes a text frame carrying `text` to the non-blocking stream socket `fd` without waiting,
+/// in one `sendmsg` of two slices (header, payload). The caller guarantees `fd` is open for the
+/// duration of the call and that nothing else writes to it meanwhile (see
+/// `Outbox::attach`).
+pub fn send_text(fd: RawFd, text: &[u8]) -> Sent {
+    let mut header = [0; MAX_HEADER];
+    let n = header_into(&mut header, opcode::TEXT, text.len());
+    // SAFETY: the caller keeps `fd` open for this call; the borrow does not outlive it.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    let socket = socket2::SockRef::from(&fd);
+    let total = n + text.len();
+    loop {
+        return match socket.send_vectored(&[IoSlice::new(&header[..n]), IoSlice::new(text)]) {
+            Ok(sent) if sent == total => Sent::All,
+            Ok(0) => Sent::Nothing,
+            Ok(sent) => {
+                let mut rest = Vec::with_capacity(total - sent);
+                if sent < n {
+                    rest.extend_from_slice(&header[sent..n]);
+                }
+                rest.extend_from_slice(&text[sent.saturating_sub(n)..]);
+                Sent::Part(rest)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Nothing,
+            Err(_) => Sent::Failed,
+        };
     }
 }
 
