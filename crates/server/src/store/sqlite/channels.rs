@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use banter_proto::ws::ReceiptUpdate;
 use banter_proto::{Channel, Member, MemberReceipt, Role};
+use sqlx::Connection;
 use uuid::Uuid;
 
 use super::read::{self, Reads};
@@ -29,17 +30,19 @@ impl SqliteStore {
 #[async_trait]
 impl ChannelStore for SqliteStore {
     async fn ensure_channel(&self, name: &str, now: i64) -> StoreResult<Uuid> {
+        let mut conn = self.writer.acquire().await?;
         sqlx::query("INSERT INTO channels (id, kind, name, created_at) VALUES (?, 'public', ?, ?) ON CONFLICT (name) DO NOTHING")
             .bind(Uuid::now_v7())
             .bind(name)
             .bind(now)
-            .execute(&self.writer)
+            .execute(&mut *conn)
             .await?;
-        sqlx::query_scalar("SELECT id FROM channels WHERE name = ?").bind(name).fetch_one(&self.writer).await
+        sqlx::query_scalar("SELECT id FROM channels WHERE name = ?").bind(name).fetch_one(&mut *conn).await
     }
 
     async fn create_channel(&self, channel: NewChannel) -> StoreResult<Option<Channel>> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO channels (id, kind, name, topic, member_count, created_by, created_at) VALUES (?, ?, ?, ?, 1, ?, ?)",
         )
@@ -68,7 +71,8 @@ impl ChannelStore for SqliteStore {
 
     async fn open_dm(&self, viewer: Uuid, peer: Uuid, id: Uuid, now: i64) -> StoreResult<(Channel, bool)> {
         let (a, b) = if viewer < peer { (viewer, peer) } else { (peer, viewer) };
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let existing: Option<Uuid> = sqlx::query_scalar("SELECT id FROM channels WHERE dm_a = ? AND dm_b = ?")
             .bind(a)
             .bind(b)
@@ -141,7 +145,8 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn add_member(&self, channel: Uuid, user: Uuid, role: Role, now: i64) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let added = sqlx::query(
             "INSERT INTO members (channel_id, user_id, role, joined_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
@@ -171,6 +176,7 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn mark_read(&self, channel: Uuid, user: Uuid, seq: i64) -> StoreResult<Option<Channel>> {
+        let mut conn = self.writer.acquire().await?;
         let moved = sqlx::query(
             "UPDATE members SET read_seq = MAX(read_seq, MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1))), \
              delivered_seq = MAX(delivered_seq, read_seq, MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1))) \
@@ -179,20 +185,21 @@ impl ChannelStore for SqliteStore {
         .bind(channel)
         .bind(user)
         .bind(seq)
-        .execute(&self.writer)
+        .execute(&mut *conn)
         .await?;
         if moved.rows_affected() == 0 {
             return Ok(None);
         }
-        Self::channel_via(&self.writer, user, channel).await
+        Self::channel_via(&mut *conn, user, channel).await
     }
 
     async fn set_role(&self, channel: Uuid, user: Uuid, role: Role) -> StoreResult<bool> {
+        let mut conn = self.writer.acquire().await?;
         let done = sqlx::query("UPDATE members SET role = ? WHERE channel_id = ? AND user_id = ?")
             .bind(role_str(role))
             .bind(channel)
             .bind(user)
-            .execute(&self.writer)
+            .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -244,7 +251,8 @@ impl ChannelStore for SqliteStore {
     }
 
     async fn remove_member(&self, channel: Uuid, user: Uuid) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let removed = sqlx::query("DELETE FROM members WHERE channel_id = ? AND user_id = ?")
             .bind(channel)
             .bind(user)

@@ -1,11 +1,12 @@
 //! Messages in SQLite: sends go to the group-committing [`super::writer`]; single messages
 //! and mention lookups (the send path) are read inline ([`super::read`]), paged history and
 //! reactions from the reader pool; edits, deletes and reactions are written through the
-//! writer pool.
+//! write pool, behind the write gate ([`super::gate`]).
 
 use async_trait::async_trait;
 use banter_proto::{Message, ReactionCount};
 use rusqlite::{params_from_iter, ToSql};
+use sqlx::Connection;
 use uuid::Uuid;
 
 use super::{read, SqliteStore};
@@ -66,7 +67,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn edit_message(&self, channel: Uuid, id: Uuid, body: &str, at: i64) -> StoreResult<Option<Message>> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let done = sqlx::query(
             "UPDATE messages SET body = ?, edited_at = ? WHERE channel_id = ? AND id = ? AND deleted_at IS NULL",
         )
@@ -85,7 +87,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn delete_message(&self, channel: Uuid, id: Uuid, at: i64) -> StoreResult<Option<Message>> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let seq: Option<i64> = sqlx::query_scalar(
             "UPDATE messages SET body = '', deleted_at = ? WHERE channel_id = ? AND id = ? AND deleted_at IS NULL \
              RETURNING seq",
@@ -108,7 +111,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn add_reaction(&self, r: NewReaction, max_distinct: usize) -> StoreResult<ReactionOutcome> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let (distinct, known): (i64, i64) = sqlx::query_as(
             "SELECT COUNT(DISTINCT emoji), COALESCE(SUM(emoji = ?2), 0) FROM reactions WHERE message_id = ?1",
         )
@@ -139,7 +143,8 @@ impl MessageStore for SqliteStore {
     }
 
     async fn remove_reaction(&self, message: Uuid, user: Uuid, emoji: &str) -> StoreResult<(i64, bool)> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let removed = sqlx::query("DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?")
             .bind(message)
             .bind(user)

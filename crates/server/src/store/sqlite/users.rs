@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use banter_proto::{Me, User};
+use sqlx::Connection;
 use uuid::Uuid;
 
 use super::{read, SqliteStore};
@@ -12,7 +13,8 @@ use crate::store::{Credentials, NewUser, StoreResult, UserStore};
 #[async_trait]
 impl UserStore for SqliteStore {
     async fn create_user(&self, user: NewUser, join_channel: Uuid) -> StoreResult<Option<Me>> {
-        let mut tx = self.writer.begin().await?;
+        let mut conn = self.writer.acquire().await?;
+        let mut tx = conn.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (id, username, username_key, display_name, display_key, email, password_hash, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -76,12 +78,13 @@ impl UserStore for SqliteStore {
     }
 
     async fn create_session(&self, id: Uuid, user_id: Uuid, token_hash: &[u8], now: i64) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
         sqlx::query("INSERT INTO sessions (id, token_hash, user_id, created_at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(token_hash)
             .bind(user_id)
             .bind(now)
-            .execute(&self.writer)
+            .execute(&mut *conn)
             .await?;
         Ok(())
     }
@@ -95,10 +98,11 @@ impl UserStore for SqliteStore {
     }
 
     async fn revoke_session(&self, id: Uuid, now: i64) -> StoreResult<bool> {
+        let mut conn = self.writer.acquire().await?;
         let done = sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
             .bind(now)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -110,7 +114,8 @@ impl UserStore for SqliteStore {
     }
 
     async fn set_last_seen(&self, user: Uuid, at: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(at).bind(user).execute(&self.writer).await?;
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("UPDATE users SET last_seen_at = ? WHERE id = ?").bind(at).bind(user).execute(&mut *conn).await?;
         Ok(())
     }
 }

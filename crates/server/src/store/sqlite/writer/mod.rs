@@ -13,10 +13,9 @@
 //!
 //! One writer assigning seqs makes `head_seq + 1` gap-free and the idempotency check
 //! race-free; running the hooks before taking the next batch keeps broadcasts in `seq` order.
-//! While the thread commits, the task holds the store's write pool's only connection, so the
-//! store's other writes wait for the pool as they did when batches ran on that connection and
-//! never meet a second writer in SQLite (where a transaction that read first would fail with
-//! `SQLITE_BUSY` instead of waiting).
+//! While the thread commits, the task holds the store's write gate ([`super::gate`]), so the
+//! store's other writes wait for the gate and never meet a second writer in SQLite (where a
+//! transaction that read first would fail with `SQLITE_BUSY` instead of waiting).
 
 pub(super) mod error;
 #[cfg(test)]
@@ -27,11 +26,10 @@ use std::path::Path;
 use std::sync::mpsc as std_mpsc;
 
 use banter_proto::{MemberReceipt, Message};
-use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::gate::Writes;
 use crate::store::{CommitHook, NewMessage, StoreResult};
 
 /// Most messages committed in one transaction.
@@ -82,14 +80,14 @@ pub struct MessageWriter {
 
 impl MessageWriter {
     /// Opens the writer's own connection to the database file at `path` (already created
-    /// and migrated through `pool`, with the pool's PRAGMAs), starts its thread, and starts the
-    /// task on the current runtime; `pool` is the store's write pool (one connection), held
-    /// while each batch commits. Errors: the file cannot be opened.
-    pub fn spawn(pool: SqlitePool, path: &Path) -> StoreResult<Self> {
+    /// and migrated, with the store's PRAGMAs), starts its thread, and starts the task on the
+    /// current runtime; `writes` is the store's write gate, held while each batch commits.
+    /// Errors: the file cannot be opened.
+    pub fn spawn(writes: Writes, path: &Path) -> StoreResult<Self> {
         let jobs = thread::start(path)?;
         let (queue, rx) = mpsc::channel(QUEUE);
         let (advances, advance_rx) = mpsc::channel(4);
-        tokio::spawn(run(pool, jobs, rx, advance_rx));
+        tokio::spawn(run(writes, jobs, rx, advance_rx));
         Ok(Self { queue, advances })
     }
 
@@ -120,12 +118,12 @@ impl MessageWriter {
     }
 }
 
-/// Takes whatever has queued, has the thread commit it while holding the write pool, then runs
+/// Takes whatever has queued, has the thread commit it while holding the write gate, then runs
 /// the hooks and answers the senders; while a delivered flush is in progress, each turn commits
 /// the sends queued meanwhile (if any) and then one part of the flush. Again until every
 /// handle is dropped.
 async fn run(
-    pool: SqlitePool,
+    writes: Writes,
     jobs: std_mpsc::Sender<Job>,
     mut rx: mpsc::Receiver<Write>,
     mut advances: mpsc::Receiver<Advance>,
@@ -153,11 +151,11 @@ async fn run(
             }
         }
         if !batch.is_empty() {
-            let writes = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-            send_batch(&pool, &jobs, writes).await;
+            let taken = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+            send_batch(&writes, &jobs, taken).await;
         }
         if let Some(mut current) = flush.take() {
-            if current.step(&pool, &jobs).await {
+            if current.step(&writes, &jobs).await {
                 current.finish();
             } else {
                 flush = Some(current);
@@ -166,22 +164,12 @@ async fn run(
     }
 }
 
-/// Commits one batch of sends while holding the write pool, then runs the hooks and answers
-/// the senders.
-async fn send_batch(pool: &SqlitePool, jobs: &std_mpsc::Sender<Job>, writes: Vec<Write>) {
-    let done = match lock(pool).await {
-        Ok(_held) => commit(jobs, writes).await,
-        // As when the batch's transaction could not begin: each write tries on its own.
-        Err(_) => {
-            let mut done = Vec::with_capacity(writes.len());
-            for write in writes {
-                match lock(pool).await {
-                    Ok(_held) => done.extend(commit(jobs, vec![write]).await),
-                    Err(e) => done.push((write, Err(e))),
-                }
-            }
-            done
-        }
+/// Commits one batch of sends while holding the write gate, then (the gate open again) runs
+/// the hooks and answers the senders.
+async fn send_batch(writes: &Writes, jobs: &std_mpsc::Sender<Job>, batch: Vec<Write>) {
+    let done = {
+        let _gate = writes.exclusive().await;
+        commit(jobs, batch).await
     };
     done.into_iter().for_each(|(write, result)| finish(write, result));
 }
@@ -200,15 +188,15 @@ impl Flush {
         Self { advance, written: 0, moved: Vec::new(), failed: None }
     }
 
-    /// Writes the next part in one transaction while holding the write pool; `true` when
+    /// Writes the next part in one transaction while holding the write gate; `true` when
     /// nothing is left (or a part failed).
-    async fn step(&mut self, pool: &SqlitePool, jobs: &std_mpsc::Sender<Job>) -> bool {
+    async fn step(&mut self, writes: &Writes, jobs: &std_mpsc::Sender<Job>) -> bool {
         let all = &self.advance.moves;
         let part = all[self.written..(self.written + DELIVERED_CHUNK).min(all.len())].to_vec();
         self.written += part.len();
-        let result = match lock(pool).await {
-            Ok(_held) => advance(jobs, part.clone()).await,
-            Err(e) => Err(e),
+        let result = {
+            let _gate = writes.exclusive().await;
+            advance(jobs, part.clone()).await
         };
         match result {
             Ok(moved) => {
@@ -226,14 +214,6 @@ impl Flush {
             None => Ok(self.moved),
         };
         let _ = self.advance.reply.send(result);
-    }
-}
-
-/// The write pool's connection, kept idle while the thread writes so that no other write runs.
-async fn lock(pool: &SqlitePool) -> StoreResult<PoolConnection<Sqlite>> {
-    match pool.try_acquire() {
-        Some(connection) => Ok(connection),
-        None => pool.acquire().await,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The writer against a real database file: replays read the original as the store's own
 //! reads do, a bad write in a batch fails alone, the store's other writes never meet the
-//! writer's connection in SQLite's lock, and delivered watermarks move as the store promises,
-//! also in a flush of several parts beside a stream of sends.
+//! writer's connection in SQLite's lock (also when one drops its transaction unfinished), and
+//! delivered watermarks move as the store promises, also in a flush of several parts beside a
+//! stream of sends.
 
 use std::sync::Arc;
 
@@ -140,6 +141,34 @@ async fn other_writes_run_beside_the_writer() {
         sender.await.unwrap();
     }
     assert_eq!(store.channel(ana.user.id, channel).await.unwrap().unwrap().head_seq, 321);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_dropped_under_the_gate_never_fails_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let ana = user(&store, "ana").await;
+    let channel = room(&store, &ana).await;
+    let senders: Vec<_> = (0..4)
+        .map(|s| {
+            let (store, ana) = (store.clone(), ana.clone());
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    let new = message(&ana, channel, &format!("{s}-{i}"), "hi");
+                    store.insert_message(new, no_hook()).await.expect("send");
+                }
+            })
+        })
+        .collect();
+    for _ in 0..100 {
+        // Writes (no row), then drops its transaction: the gate opens before sqlx's worker has
+        // rolled it back, and the writer's thread must wait for that, not fail.
+        assert_eq!(store.edit_message(channel, Uuid::now_v7(), "x", now_ms()).await.expect("edit"), None);
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    assert_eq!(store.channel(ana.user.id, channel).await.unwrap().unwrap().head_seq, 200);
 }
 
 fn mark(user: &Me, delivered_seq: i64, read_seq: i64) -> MemberReceipt {
