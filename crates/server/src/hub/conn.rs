@@ -176,6 +176,12 @@ impl Outbox {
     /// `slow_consumer`: it will resume, and nobody else waits for it.
     /// The same happens when the frame would take the queued bytes over the limit.
     pub fn offer(&self, frame: Frame) -> Offer {
+        self.offer_as(frame, true)
+    }
+
+    /// [`Outbox::offer`], with direct writes only if `direct`: a fan-out that runs back to back
+    /// with the previous one in its channel queues, so each writer coalesces what piles up.
+    pub fn offer_as(&self, frame: Frame, direct: bool) -> Offer {
         let len = frame.len();
         let overflow = || {
             self.close(CloseReason { code: 4008, reason: "slow_consumer" });
@@ -185,9 +191,12 @@ impl Outbox {
             self.0.queued.release(len);
             return overflow();
         }
-        let frame = match self.write_direct(frame) {
-            Ok(offer) => return offer,
-            Err(frame) => frame,
+        let frame = match direct {
+            true => match self.write_direct(frame) {
+                Ok(offer) => return offer,
+                Err(frame) => frame,
+            },
+            false => frame,
         };
         match self.0.queue.try_push(Outgoing::Event(frame)) {
             Ok(()) => Offer::Queued,

@@ -63,6 +63,8 @@ struct Inner {
     relay: OnceLock<Arc<Relay>>,
     /// The typing service's mirror of remote typing states, set once at start-up.
     typing_listener: OnceLock<ephemeral::Listener>,
+    /// When each channel's last fan-out ended: back-to-back fan-outs queue, not write.
+    fanouts: pace::FanoutPace,
 }
 
 /// Encodes an event as one shareable frame.
@@ -230,9 +232,13 @@ impl Hub {
     /// Queues `frame` into every local subscriber of `channel`; returns how many took it.
     /// The subscribers are offered the frame after the registry lock is released: an offer
     /// may write to an idle socket directly (a syscall), and connects must not wait for that.
+    /// A channel whose fan-outs run back to back queues instead (see [`pace::FanoutPace`]).
     pub(crate) fn deliver(&self, channel: Uuid, frame: &Frame) -> usize {
         let subscribers: Vec<Outbox> = self.read().subscribers(channel).iter().map(|(_, o)| o.clone()).collect();
-        subscribers.iter().filter(|outbox| outbox.offer(frame.clone()) == Offer::Queued).count()
+        let direct = self.inner.fanouts.direct(channel);
+        let taken = subscribers.iter().filter(|outbox| outbox.offer_as(frame.clone(), direct) == Offer::Queued).count();
+        self.inner.fanouts.ended(channel);
+        taken
     }
 
     /// Closes every connection of a session (e.g. on logout), on every node.

@@ -1,10 +1,13 @@
 //! How often a connection's socket is written, shared by its writer task and the outbox's
 //! direct writes: a busy socket is paced (its frames wait up to [`WRITE_PACE`] to share one
-//! write), a quiet one is written at once.
+//! write), a quiet one is written at once; and per channel ([`FanoutPace`]), whether a
+//! fan-out may write directly at all.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use uuid::Uuid;
 
 /// Shortest time between two flushes of a busy socket. Once a socket has been flushed
 /// [`BUSY_FLUSHES`] times in a row with less than this between flushes (a busy channel), a
@@ -50,10 +53,83 @@ impl Pace {
     }
 }
 
+/// Slots of [`FanoutPace`]; channels share a slot when their ids hash alike (then a busy
+/// channel may briefly make a quiet one queue as well, nothing worse).
+const FANOUT_SLOTS: usize = 1024;
+
+/// When each channel's last fan-out ended, so a channel whose broadcasts run back to back is
+/// delivered through the writers (which coalesce what piles up per socket: under load, many
+/// frames per `send`) instead of directly (one `send` per frame). Without it, direct writes
+/// would make an overloaded fan-out ever slower: no frame would wait long enough to share a
+/// write. Fixed size (8 KiB), lock-free.
+pub struct FanoutPace {
+    ended_us: Box<[AtomicU64]>,
+}
+
+impl Default for FanoutPace {
+    fn default() -> Self {
+        Self { ended_us: (0..FANOUT_SLOTS).map(|_| AtomicU64::new(0)).collect() }
+    }
+}
+
+impl FanoutPace {
+    fn slot(&self, channel: Uuid) -> &AtomicU64 {
+        let (high, low) = channel.as_u64_pair();
+        &self.ended_us[((high ^ low) as usize) % FANOUT_SLOTS]
+    }
+
+    /// Whether a fan-out to `channel` starting now may write directly: its previous one ended
+    /// at least [`WRITE_PACE`] ago.
+    pub fn direct(&self, channel: Uuid) -> bool {
+        let since = mono_us().saturating_sub(self.slot(channel).load(Ordering::Relaxed));
+        since >= WRITE_PACE.as_micros() as u64
+    }
+
+    /// Records that a fan-out to `channel` ended now.
+    pub fn ended(&self, channel: Uuid) {
+        self.slot(channel).store(mono_us(), Ordering::Relaxed);
+    }
+}
+
 /// Microseconds since the first call, on a monotonic clock; never 0 after the first call
 /// (so a fresh [`Pace`]'s last flush counts as long ago).
 fn mono_us() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
     let start = *START.get_or_init(|| Instant::now() - Duration::from_secs(1));
     start.elapsed().as_micros() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_socket_flushed_in_quick_succession_gets_paced_unless_its_peer_is_talking() {
+        let pace = Pace::default();
+        // The first flush, then close ones: the BUSY_FLUSHES-th close one waits.
+        for _ in 0..BUSY_FLUSHES {
+            assert_eq!(pace.hold(false), None);
+            pace.flushed();
+        }
+        assert!(pace.quiet());
+        let hold = pace.hold(false).expect("a busy socket's flush waits");
+        assert!(hold <= WRITE_PACE);
+        assert!(!pace.quiet(), "busy: no direct writes");
+        assert_eq!(pace.hold(true), None, "a talking peer is never held back");
+        std::thread::sleep(WRITE_PACE);
+        assert_eq!(pace.hold(false), None, "a pause ends it");
+        assert!(pace.quiet());
+    }
+
+    #[test]
+    fn a_channel_fanning_out_back_to_back_stops_writing_directly() {
+        let fanouts = FanoutPace::default();
+        let (busy, quiet) = (Uuid::now_v7(), Uuid::now_v7());
+        assert!(fanouts.direct(busy));
+        fanouts.ended(busy);
+        assert!(!fanouts.direct(busy));
+        assert!(std::ptr::eq(fanouts.slot(busy), fanouts.slot(quiet)) || fanouts.direct(quiet));
+        std::thread::sleep(WRITE_PACE);
+        assert!(fanouts.direct(busy), "a pause ends it");
+    }
 }
