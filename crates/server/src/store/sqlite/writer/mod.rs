@@ -6,6 +6,9 @@
 //! runs each new message's commit hook in `seq` order and answers each sender. A send is
 //! acknowledged when its batch has committed.
 //!
+//! The thread never checkpoints on commit: a thread of its own copies the WAL back into the
+//! database file in the background ([`checkpoint`]), so no send waits for a checkpoint's `fsync`.
+//!
 //! The receipt flusher's delivered watermarks ([`MessageWriter::advance_delivered`]) are
 //! written by the same thread, in the order given and in transactions of at most
 //! [`DELIVERED_CHUNK`] moves; sends that queued meanwhile commit between two of them, so a
@@ -17,6 +20,7 @@
 //! store's other writes wait for the gate and never meet a second writer in SQLite (where a
 //! transaction that read first would fail with `SQLITE_BUSY` instead of waiting).
 
+mod checkpoint;
 pub(super) mod error;
 #[cfg(test)]
 mod tests;

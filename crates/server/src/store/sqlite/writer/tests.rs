@@ -250,3 +250,31 @@ async fn a_flush_of_several_parts_runs_beside_sends() {
     assert_eq!(store.channel(ana.user.id, busy).await.unwrap().unwrap().head_seq, 200);
     assert!(store.advance_delivered(&moves).await.unwrap().is_empty(), "all written");
 }
+
+/// Messages in `channel` as the database file itself holds them, ignoring the WAL (what a
+/// checkpoint has copied back); 0 while not even the schema is there.
+fn in_database_file(dir: &tempfile::TempDir, channel: Uuid) -> i64 {
+    let uri = format!("file:{}?immutable=1", dir.path().join("banter.db").display());
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let connection = rusqlite::Connection::open_with_flags(uri, flags).unwrap();
+    connection.query_row("SELECT COUNT(*) FROM messages WHERE channel_id = ?", [channel], |row| row.get(0)).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn commits_reach_the_database_file_by_a_background_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let ann = user(&store, "ann").await;
+    let channel = room(&store, &ann).await;
+    for i in 0..20 {
+        store.insert_message(message(&ann, channel, &format!("k{i}"), "hello"), no_hook()).await.unwrap();
+    }
+    // Far below SQLite's own 1,000-page trigger: only the checkpoint thread copies them.
+    let deadline = std::time::Instant::now() + 20 * super::checkpoint::INTERVAL;
+    while in_database_file(&dir, channel) < 20 {
+        assert!(std::time::Instant::now() < deadline, "not checkpointed");
+        tokio::time::sleep(super::checkpoint::INTERVAL / 4).await;
+    }
+    let (read, _) = store.messages(channel, crate::store::Page::Latest { limit: 100 }).await.unwrap();
+    assert_eq!(read.len(), 20, "and readable as ever");
+}

@@ -10,16 +10,17 @@ use std::time::Duration;
 use banter_proto::{MemberReceipt, Message};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 
+use super::checkpoint;
 use super::error::to_sqlx;
 use super::{Job, Move, Moved, Outcome, Write};
 use crate::store::sql::{ReceiptRow, MESSAGE_SELECT};
 use crate::store::sqlite::read::message_row;
 use crate::store::{NewMessage, StoreResult};
 
-/// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`); the
-/// busy timeout is set apart.
+/// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`), the busy
+/// timeout set apart, and no checkpoints on commit ([`super::checkpoint`] runs them).
 const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory;";
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0;";
 /// How long a statement waits for another connection's lock (as the pools do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq";
@@ -44,7 +45,8 @@ pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
     connection.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
     connection.execute_batch(PRAGMAS).map_err(to_sqlx)?;
     let original = format!("{MESSAGE_SELECT} WHERE m.sender_id = ? AND m.client_id = ?");
-    let committer = Committer { connection, original };
+    let dirty = checkpoint::start(path)?;
+    let committer = Committer { connection, original, dirty };
     let (jobs, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new().name("banter-sqlite-writer".into()).spawn(move || {
         while let Ok(job) = rx.recv() {
@@ -65,6 +67,8 @@ struct Committer {
     connection: Connection,
     /// [`MESSAGE_SELECT`] by idempotency key.
     original: String,
+    /// Asks for a checkpoint after each commit.
+    dirty: checkpoint::Dirty,
 }
 
 impl Committer {
@@ -106,6 +110,7 @@ impl Committer {
         let c = &self.connection;
         c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let done = body().and_then(|result| c.prepare_cached("COMMIT")?.execute([]).map(|_| result));
+        self.dirty.mark();
         if done.is_err() && !c.is_autocommit() {
             let _ = c.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
         }
