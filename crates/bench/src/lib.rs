@@ -16,11 +16,13 @@
 //! - [`peer`]: per-connection receive loop with (channel, seq) loss/duplicate accounting.
 //! - [`metrics`]: latency histograms, percentiles, the [`Report`] (table + JSON line).
 //! - [`proc`]: `/proc` sampling of the server (RSS, CPU), the bench's own CPU, `RLIMIT_NOFILE`.
+//! - [`hiccup`]: a jHiccup-style meter of the bench CPU's stalls (a thread sleeping 1 ms).
 //! - [`scenarios`]: `fanout`, `rooms`, `idle`, `storm`, `persist`, `ramp`.
 
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod hiccup;
 pub mod metrics;
 pub mod net;
 pub mod opts;

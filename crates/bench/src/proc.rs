@@ -1,9 +1,11 @@
 //! Process measurements: the server's RSS and CPU time from `/proc/PID/{status,stat}`, the
-//! bench's own CPU time (`getrusage`), and raising the open-file limit.
+//! bench's own CPU time (`getrusage`), and raising the open-file limit. A [`Window`] also runs
+//! a [`HiccupMeter`] on the bench's CPU.
 
 use std::io;
 use std::time::{Duration, Instant};
 
+use crate::hiccup::{self, HiccupMeter};
 use crate::metrics::{round, Report};
 
 /// One sample of a process: CPU time split into user and system, and resident memory.
@@ -133,20 +135,23 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
 }
 
 /// A measured window: samples of the server (when its pid is known) and of the bench at the
-/// start, compared with samples at [`Window::finish`].
+/// start, compared with samples at [`Window::finish`], and a [`HiccupMeter`] running between.
 pub struct Window {
     pid: Option<u32>,
     started: Instant,
     server: Option<ProcSample>,
     bench: ProcSample,
     steal: Option<(u64, u64)>,
+    hiccups: Option<HiccupMeter>,
 }
 
 impl Window {
-    /// Starts a window, sampling the server `pid` (if any) and the bench.
+    /// Starts a window, sampling the server `pid` (if any) and the bench, and starts the hiccup
+    /// meter's thread (which inherits the bench's CPU affinity).
     pub fn start(pid: Option<u32>) -> Self {
         let server = pid.and_then(|p| sample(p).ok());
-        Self { pid, started: Instant::now(), server, bench: self_cpu(), steal: machine_steal() }
+        let hiccups = HiccupMeter::start();
+        Self { pid, started: Instant::now(), server, bench: self_cpu(), steal: machine_steal(), hiccups }
     }
 
     /// Seconds since the window started.
@@ -154,11 +159,13 @@ impl Window {
         self.started.elapsed()
     }
 
-    /// Ends the window: adds wall time, the bench's CPU, and (with a server pid) the server's
-    /// CPU split, RSS and, for `per = Some((unit, n))` with n > 0, its CPU µs per unit
-    /// (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`.
-    pub fn finish(&self, report: &mut Report, per: Option<(&str, u64)>) {
+    /// Ends the window: stops the hiccup meter and adds wall time, the bench's CPU, the
+    /// machine's steal and hiccups (`machine_hiccup_{p99,p999,max}_ms`), and (with a server pid)
+    /// the server's CPU split, RSS and, for `per = Some((unit, n))` with n > 0, its CPU µs per
+    /// unit (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`.
+    pub fn finish(mut self, report: &mut Report, per: Option<(&str, u64)>) {
         let wall = self.started.elapsed().as_secs_f64();
+        let hiccups = self.hiccups.take().map(HiccupMeter::finish);
         let bench = self_cpu();
         let bench_cpu_s = (bench.user_us + bench.sys_us - self.bench.user_us - self.bench.sys_us) as f64 / 1e6;
         report.result("window_s", round(wall, 3));
@@ -174,6 +181,10 @@ impl Window {
             // On a virtual machine, CPU time the hypervisor took away: every figure is slower.
             let pct = 100.0 * steal1.saturating_sub(steal0) as f64 / total1.saturating_sub(total0).max(1) as f64;
             report.result("machine_steal_pct", round(pct, 1));
+        }
+        if let Some(hist) = &hiccups {
+            // Stalls of the bench's CPU: a latency tail below the hiccup max may be the machine's.
+            hiccup::add_to(hist, report);
         }
         let (Some(pid), Some(before)) = (self.pid, self.server) else { return };
         let Ok(after) = sample(pid) else {

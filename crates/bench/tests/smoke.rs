@@ -50,7 +50,14 @@ async fn run(server: &Server, run_name: &str, scenario: Scenario) -> Report {
     let line = report.json_line();
     assert!(!line.contains('\n'));
     assert_eq!(serde_json::from_str::<Value>(&line).unwrap()["scenario"], Value::from(report.scenario.clone()));
+    // Every scenario's window ran the hiccup meter on the bench's CPU.
+    let [p99, p999, max] = banter_bench::hiccup::REPORT_KEYS.map(|key| ms(&report, key));
+    assert!(0.0 < p99 && p99 <= p999 && p999 <= max, "hiccups {p99} / {p999} / {max} ms");
     report
+}
+
+fn ms(report: &Report, key: &str) -> f64 {
+    report.get(key).and_then(Value::as_f64).unwrap_or_else(|| panic!("{key} in {}", report.json_line()))
 }
 
 fn int(report: &Report, key: &str) -> u64 {

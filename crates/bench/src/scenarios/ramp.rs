@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::fanout::{self, FanoutArgs};
 use super::Ctx;
+use crate::hiccup;
 use crate::metrics::{round, Report};
 use crate::setup;
 
@@ -78,8 +79,11 @@ pub async fn run(ctx: &Ctx, args: &RampArgs) -> anyhow::Result<Report> {
         let pass = s.lost == 0 && s.duplicated == 0 && s.latency.p99_ms <= args.p99_ms;
         let cpu = step_report.get("server_cpu_us_per_delivery").cloned().unwrap_or_default();
         let bench_cpu = step_report.get("bench_cpu_pct_of_one_core").cloned().unwrap_or_default();
+        // A step that failed on p99 within the hiccup max may have failed on the machine.
+        let [hiccup_p99, hiccup_p999, hiccup_max] =
+            hiccup::REPORT_KEYS.map(|k| step_report.get(k).cloned().unwrap_or_default());
         eprintln!(
-            "ramp: λ={:>7} delivered={:>9} lost={:>8} p99={:>9.3} ms server_cpu_us/delivery={cpu} bench_cpu%={bench_cpu} -> {}",
+            "ramp: λ={:>7} delivered={:>9} lost={:>8} p99={:>9.3} ms server_cpu_us/delivery={cpu} bench_cpu%={bench_cpu} hiccup_max={hiccup_max} ms -> {}",
             step.rate,
             s.delivered,
             s.lost,
@@ -89,7 +93,9 @@ pub async fn run(ctx: &Ctx, args: &RampArgs) -> anyhow::Result<Report> {
         steps.push(
             json!({"rate_per_s": step.rate, "delivered": s.delivered, "lost": s.lost, "duplicated": s.duplicated,
             "p99_ms": round(s.latency.p99_ms, 3), "max_ms": round(s.latency.max_ms, 3),
-            "server_cpu_us_per_delivery": cpu, "bench_cpu_pct_of_one_core": bench_cpu, "pass": pass}),
+            "server_cpu_us_per_delivery": cpu, "bench_cpu_pct_of_one_core": bench_cpu,
+            "machine_hiccup_p99_ms": hiccup_p99, "machine_hiccup_p999_ms": hiccup_p999,
+            "machine_hiccup_max_ms": hiccup_max, "pass": pass}),
         );
         if pass {
             best = Some(best.map_or(step.rate, |b: f64| b.max(step.rate)));
