@@ -3,6 +3,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use indexmap::map::Slice;
+use indexmap::IndexMap;
 use uuid::Uuid;
 
 use super::conn::Outbox;
@@ -28,8 +30,10 @@ pub struct Registry {
     conns: HashMap<ConnId, ConnEntry>,
     by_user: HashMap<Uuid, Vec<ConnId>>,
     by_session: HashMap<Uuid, Vec<ConnId>>,
-    /// Subscribers per channel, with their outbox handles so fan-out needs no second lookup.
-    by_channel: HashMap<Uuid, Vec<(ConnId, Outbox)>>,
+    /// Subscribers per channel, with their outbox handles so fan-out needs no second lookup:
+    /// dense for iteration, and a connection leaves in O(1) however large the channel (a
+    /// list scan made 10,000 connections leaving `#general` cost 50 million comparisons).
+    by_channel: HashMap<Uuid, IndexMap<ConnId, Outbox>>,
 }
 
 impl Registry {
@@ -46,7 +50,7 @@ impl Registry {
         remove_from(&mut self.by_user, entry.user_id, |c| *c == id);
         remove_from(&mut self.by_session, entry.session_id, |c| *c == id);
         for channel in entry.channels {
-            remove_from(&mut self.by_channel, channel, |(c, _)| *c == id);
+            self.leave(channel, id);
         }
     }
 
@@ -54,7 +58,7 @@ impl Registry {
     pub fn subscribe(&mut self, id: ConnId, channel: Uuid) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
         if entry.channels.insert(channel) {
-            self.by_channel.entry(channel).or_default().push((id, entry.outbox.clone()));
+            self.by_channel.entry(channel).or_default().insert(id, entry.outbox.clone());
         }
     }
 
@@ -62,7 +66,17 @@ impl Registry {
     pub fn unsubscribe(&mut self, id: ConnId, channel: Uuid) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
         if entry.channels.remove(&channel) {
-            remove_from(&mut self.by_channel, channel, |(c, _)| *c == id);
+            self.leave(channel, id);
+        }
+    }
+
+    /// Drops `id` from `channel`'s subscribers, and the channel once nobody is left.
+    fn leave(&mut self, channel: Uuid, id: ConnId) {
+        if let Some(subscribers) = self.by_channel.get_mut(&channel) {
+            subscribers.swap_remove(&id);
+            if subscribers.is_empty() {
+                self.by_channel.remove(&channel);
+            }
         }
     }
 
@@ -81,9 +95,9 @@ impl Registry {
         self.by_session.get(&session_id).map_or(&[], Vec::as_slice)
     }
 
-    /// Subscribers of a channel.
-    pub fn subscribers(&self, channel: Uuid) -> &[(ConnId, Outbox)] {
-        self.by_channel.get(&channel).map_or(&[], Vec::as_slice)
+    /// Subscribers of a channel (iterates as `(&ConnId, &Outbox)`, in no particular order).
+    pub fn subscribers(&self, channel: Uuid) -> &Slice<ConnId, Outbox> {
+        self.by_channel.get(&channel).map_or(Slice::new(), IndexMap::as_slice)
     }
 
     /// All connections.
@@ -107,10 +121,10 @@ impl Registry {
             assert!(self.of_user(entry.user_id).contains(id));
             assert!(self.of_session(entry.session_id).contains(id));
             for channel in &entry.channels {
-                assert_eq!(self.subscribers(*channel).iter().filter(|(c, _)| c == id).count(), 1);
+                assert!(self.by_channel.get(channel).is_some_and(|s| s.contains_key(id)));
             }
         }
-        let subscriptions: usize = self.by_channel.values().map(Vec::len).sum();
+        let subscriptions: usize = self.by_channel.values().map(IndexMap::len).sum();
         assert_eq!(subscriptions, self.conns.values().map(|e| e.channels.len()).sum::<usize>());
         assert_eq!(self.by_user.values().map(Vec::len).sum::<usize>(), self.conns.len());
         assert!(self.by_channel.values().all(|v| !v.is_empty()) && self.by_user.values().all(|v| !v.is_empty()));
