@@ -73,11 +73,9 @@ impl Hub {
     }
 
     fn deliver_except_all(&self, channel: Uuid, except: &[Uuid], frame: &Frame) {
-        let registry = self.read();
-        for (id, outbox) in registry.subscribers(channel) {
-            if registry.get(*id).is_some_and(|e| !except.contains(&e.user_id)) {
-                outbox.offer(frame.clone());
-            }
+        let outboxes = self.subscribers_where(channel, |user| !except.contains(&user));
+        for outbox in outboxes {
+            outbox.offer(frame.clone());
         }
     }
 }

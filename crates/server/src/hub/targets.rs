@@ -4,7 +4,7 @@
 use banter_proto::ws::ServerEvent;
 use uuid::Uuid;
 
-use super::{frame, wire, Frame, Hub};
+use super::{frame, wire, Frame, Hub, Outbox};
 
 impl Hub {
     /// Sends `event` to every connection of each of `users`, on every node (encoded once).
@@ -41,11 +41,19 @@ impl Hub {
     }
 
     pub(super) fn deliver_except(&self, channel: Uuid, except: Uuid, frame: &Frame) {
-        let registry = self.read();
-        for (id, outbox) in registry.subscribers(channel) {
-            if registry.get(*id).is_some_and(|e| e.user_id != except) {
-                outbox.offer(frame.clone());
-            }
+        for outbox in self.subscribers_where(channel, |user| user != except) {
+            outbox.offer(frame.clone());
         }
+    }
+
+    /// The outboxes of `channel`'s subscribers whose user passes `keep`, copied out so the
+    /// registry lock is released before anything is offered (an offer may write to a socket).
+    pub(super) fn subscribers_where(&self, channel: Uuid, keep: impl Fn(Uuid) -> bool) -> Vec<Outbox> {
+        let registry = self.read();
+        let subscribers = registry.subscribers(channel).iter();
+        subscribers
+            .filter(|(id, _)| registry.get(**id).is_some_and(|e| keep(e.user_id)))
+            .map(|(_, o)| o.clone())
+            .collect()
     }
 }
