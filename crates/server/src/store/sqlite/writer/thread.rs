@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use banter_proto::{MemberReceipt, Message};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use uuid::Uuid;
 
 use super::checkpoint;
 use super::error::to_sqlx;
@@ -30,11 +31,12 @@ const MENTION: &str = "INSERT OR IGNORE INTO mentions (channel_id, user_id, seq)
 /// Sending shows the sender has seen the channel up to their own message.
 const SENDER_SEEN: &str = "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) \
      WHERE channel_id = ?1 AND user_id = ?2";
-/// A delivered watermark moves to `min(seq, head)` only if that is past both `delivered_seq`
-/// and `read_seq` (read implies delivered), so never backwards.
-const ADVANCE: &str = "UPDATE members SET delivered_seq = MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
-     WHERE channel_id = ?1 AND user_id = ?2 \
-     AND MAX(delivered_seq, read_seq) < MIN(?3, (SELECT head_seq FROM channels WHERE id = ?1)) \
+/// A channel's head, read once per channel of a flush.
+const HEAD: &str = "SELECT head_seq FROM channels WHERE id = ?";
+/// A delivered watermark moves to `?3 = min(seq, head)` only if that is past both
+/// `delivered_seq` and `read_seq` (read implies delivered), so never backwards.
+const ADVANCE: &str = "UPDATE members SET delivered_seq = ?3 \
+     WHERE channel_id = ?1 AND user_id = ?2 AND MAX(delivered_seq, read_seq) < ?3 \
      RETURNING user_id, delivered_seq, read_seq";
 
 /// Opens the connection and starts the thread, which commits each job it is sent until the
@@ -90,14 +92,28 @@ impl Committer {
         self.atomically(|| writes.iter().map(|w| self.insert(&w.message)).collect())
     }
 
-    /// Moves `moves` in one transaction, one execution of the cached [`ADVANCE`] each, in the
-    /// given order: per move, its watermark if it moved.
+    /// Moves `moves` in one transaction, in the given order (callers group them by channel):
+    /// each channel's head is read once, then one execution of the cached [`ADVANCE`] per
+    /// move. Per move, its watermark if it moved (a move into an unknown channel does not).
     fn advance(&self, moves: &[Move]) -> Moved {
         self.atomically(|| {
+            let mut head = self.connection.prepare_cached(HEAD)?;
             let mut update = self.connection.prepare_cached(ADVANCE)?;
             let mut moved = Vec::with_capacity(moves.len());
+            let mut current: Option<(Uuid, Option<i64>)> = None;
             for &(channel, user, seq) in moves {
-                let row = update.query_row((channel, user, seq), receipt_row).optional()?;
+                let channel_head = match current {
+                    Some((c, h)) if c == channel => h,
+                    _ => {
+                        let h = head.query_row([channel], |row| row.get(0)).optional()?;
+                        current = Some((channel, h));
+                        h
+                    }
+                };
+                let row = match channel_head {
+                    Some(h) => update.query_row((channel, user, seq.min(h)), receipt_row).optional()?,
+                    None => None,
+                };
                 moved.push(row.map(MemberReceipt::from));
             }
             Ok(moved)
