@@ -8,7 +8,6 @@
 //! writer. Whatever the socket does not take at once goes to the front of the queue for the
 //! writer. This is the common case of a chat delivery: one frame for an idle connection.
 
-use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -17,7 +16,6 @@ use tungstenite::Utf8Bytes;
 
 use super::pace::Pace;
 use super::queue::{PushError, Queue};
-use crate::ws::socket::write::{send_text, Sent};
 
 /// An encoded event (JSON text, without the WebSocket header); cloning shares the bytes.
 pub type Frame = Utf8Bytes;
@@ -55,26 +53,28 @@ pub struct OutboxLimits {
 /// The sending side of a connection: cheap to clone (one reference count), owned by the hub's
 /// indexes.
 #[derive(Clone)]
-pub struct Outbox(Arc<Shared>);
+pub struct Outbox(pub(super) Arc<Shared>);
 
 /// One connection's queue, byte count and close signal, in one allocation.
-struct Shared {
-    queue: Queue<Outgoing>,
-    queued: QueuedBytes,
+pub(super) struct Shared {
+    pub(super) queue: Queue<Outgoing>,
+    pub(super) queued: QueuedBytes,
     /// Set once a close was requested; `reason` is set just before.
     closing: AtomicBool,
     reason: OnceLock<CloseReason>,
     /// Wakes whoever waits in [`CloseSignal::closed`].
     close_waiters: Notify,
     /// The attached socket's file descriptor for direct writes; -1 until attached.
-    socket: AtomicI32,
+    pub(super) socket: AtomicI32,
     /// How often the socket is written: direct writes stop while it is busy.
-    pace: Pace,
+    pub(super) pace: Pace,
+    /// Set while the connection handles a send of its own (see [`Outbox::cork`]).
+    pub(super) corked: AtomicBool,
 }
 
 /// Bytes queued in one outbox and not yet written.
 pub struct QueuedBytes {
-    now: AtomicUsize,
+    pub(super) now: AtomicUsize,
     max: usize,
 }
 
@@ -155,6 +155,7 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
         close_waiters: Notify::new(),
         socket: AtomicI32::new(-1),
         pace: Pace::default(),
+        corked: AtomicBool::new(false),
     });
     let inbox = Inbox { frames: Frames(shared.clone()), close: CloseSignal(shared.clone()) };
     (Outbox(shared), inbox)
@@ -191,14 +192,19 @@ impl Outbox {
             self.0.queued.release(len);
             return overflow();
         }
-        let frame = match direct {
+        let corked = self.0.corked.load(Ordering::Relaxed);
+        let frame = match direct && !corked {
             true => match self.write_direct(frame) {
                 Ok(offer) => return offer,
                 Err(frame) => frame,
             },
             false => frame,
         };
-        match self.0.queue.try_push(Outgoing::Event(frame)) {
+        let pushed = match corked {
+            true => self.0.queue.try_push_quiet(Outgoing::Event(frame)),
+            false => self.0.queue.try_push(Outgoing::Event(frame)),
+        };
+        match pushed {
             Ok(()) => Offer::Queued,
             Err(e) => {
                 self.0.queued.release(len);
@@ -212,68 +218,26 @@ impl Outbox {
 
     /// Queues a frame, waiting for room: for answers to this connection's own requests, so a
     /// client that floods requests is slowed down instead of disconnected.
+    /// While the outbox is corked the frame joins the queue, to be flushed with it.
     pub async fn send(&self, frame: Frame) -> bool {
-        self.0.queued.now.fetch_add(frame.len(), Ordering::Relaxed);
-        match self.write_direct(frame) {
-            Ok(offer) => offer == Offer::Queued,
-            Err(frame) => {
-                self.0.queued.release(frame.len());
-                self.send_leaving_room(frame, 0).await
-            }
-        }
-    }
-
-    /// Attaches the socket the writer writes to, for direct writes.
-    ///
-    /// # Safety
-    /// `fd` must be an open, non-blocking stream socket that stays open until this outbox's
-    /// [`Inbox`] frames are dropped (the writer's end): dropping them waits out a direct write
-    /// in progress and stops further ones, so no write can reach a reused descriptor. Bytes
-    /// written to it must not be buffered elsewhere (the writer writes it unbuffered).
-    pub unsafe fn attach(&self, fd: RawFd) {
-        self.0.socket.store(fd, Ordering::Relaxed);
-    }
-
-    /// Writes `frame` (already counted in the queued bytes) to the socket at once when the
-    /// writer lent it (idle, nothing queued, not busy) and no close was requested; otherwise
-    /// gives it back. What the socket does not take goes to the front of the queue for the
-    /// writer; a socket that fails closes the connection (1006).
-    fn write_direct(&self, frame: Frame) -> Result<Offer, Frame> {
-        let fd = self.0.socket.load(Ordering::Relaxed);
-        if fd < 0 || self.is_closing() || !self.0.queue.claim() {
-            return Err(frame);
-        }
-        let pace = &self.0.pace;
-        if pace.hold(false).is_some() {
-            // Busy: the writer paces it.
-            self.0.queue.release(Some(Outgoing::Event(frame)), false);
-            return Ok(Offer::Queued);
-        }
         let len = frame.len();
-        match send_text(fd, frame.as_bytes()) {
-            Sent::All => {
-                pace.flushed();
-                self.0.queued.release(len);
-                self.0.queue.release(None, pace.quiet());
-                Ok(Offer::Queued)
-            }
-            Sent::Part(rest) => {
-                pace.flushed();
-                self.0.queued.release(len);
-                self.0.queue.release(Some(Outgoing::Rest(rest)), false);
-                Ok(Offer::Queued)
-            }
-            Sent::Nothing => {
-                self.0.queue.release(Some(Outgoing::Event(frame)), false);
-                Ok(Offer::Queued)
-            }
-            Sent::Failed => {
-                self.0.queued.release(len);
-                self.0.queue.release(None, false);
-                self.close(CloseReason { code: 1006, reason: "" });
-                Ok(Offer::Gone)
-            }
-        }
+        self.0.queued.now.fetch_add(len, Ordering::Relaxed);
+        let frame = match self.0.corked.load(Ordering::Relaxed) {
+            true => match self.0.queue.try_push_quiet(Outgoing::Event(frame)) {
+                Ok(()) => return true,
+                Err(PushError::Full(Outgoing::Event(frame))) => frame,
+                Err(_) => {
+                    self.0.queued.release(len);
+                    return false;
+                }
+            },
+            false => match self.write_direct(frame) {
+                Ok(offer) => return offer == Offer::Queued,
+                Err(frame) => frame,
+            },
+        };
+        self.0.queued.release(len);
+        self.send_leaving_room(frame, 0).await
     }
 
     /// Queues a frame once at least `room` further slots are free, so bulk traffic (replay)

@@ -158,3 +158,20 @@ async fn a_closing_or_gone_writer_gets_no_direct_writes() {
     assert!(drain(&mut client).await.is_empty(), "nothing was written directly");
     drop(server);
 }
+
+#[tokio::test]
+async fn a_corked_outbox_holds_its_frames_and_writes_them_together_on_release() {
+    let (out, writer, server, mut client) = attached(false, 1 << 20).await;
+    let cork = out.cork();
+    assert_eq!(out.offer("receive".into()), Offer::Queued);
+    assert!(out.send("ack".into()).await);
+    assert!(drain(&mut client).await.is_empty(), "nothing written while corked");
+    assert!(!writer.is_finished(), "and the idle writer was not woken");
+    drop(cork);
+    let expected: Vec<u8> = [wire("receive"), wire("ack")].concat();
+    assert_eq!(drain(&mut client).await, expected, "both, in order, by the release");
+    assert!(!writer.is_finished(), "without the writer");
+    assert_eq!(out.offer("later".into()), Offer::Queued);
+    assert_eq!(drain(&mut client).await, wire("later"), "and direct writes go on");
+    drop(server);
+}

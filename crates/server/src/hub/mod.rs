@@ -11,6 +11,7 @@
 
 pub mod bridge;
 pub mod conn;
+pub mod direct;
 pub mod ephemeral;
 pub mod leases;
 pub mod ledger;

@@ -86,6 +86,17 @@ impl<T> Queue<T> {
 
     /// Appends `item` if afterwards at least `room` slots stay free.
     fn try_push_leaving(&self, item: T, room: usize) -> Result<(), PushError<T>> {
+        self.push_waking(item, room, true)
+    }
+
+    /// Appends `item` unless the queue is full or closed, without waking a consumer that lent
+    /// the socket: whoever pushes this way flushes the queue itself later (see
+    /// [`Queue::claim_queued`]). A consumer that owns the socket is woken as usual.
+    pub fn try_push_quiet(&self, item: T) -> Result<(), PushError<T>> {
+        self.push_waking(item, 0, false)
+    }
+
+    fn push_waking(&self, item: T, room: usize, wake_idle: bool) -> Result<(), PushError<T>> {
         let mut state = self.lock();
         if state.closed {
             return Err(PushError::Closed(item));
@@ -94,8 +105,11 @@ impl<T> Queue<T> {
             return Err(PushError::Full(item));
         }
         state.items.push_back(item);
+        let wake = wake_idle || state.owner != Owner::Idle;
         drop(state);
-        self.arrived.notify_one();
+        if wake {
+            self.arrived.notify_one();
+        }
         Ok(())
     }
 
@@ -161,6 +175,18 @@ impl<T> Queue<T> {
     pub fn claim(&self) -> bool {
         let mut state = self.lock();
         let free = state.owner == Owner::Idle && state.items.is_empty() && !state.closed;
+        if free {
+            state.owner = Owner::Producer;
+        }
+        free
+    }
+
+    /// Claims the lent socket for a producer even with items queued (a producer flushing what
+    /// it queued quietly, in order, with [`Queue::try_pop_into`]). The caller must
+    /// [`Queue::release`] it.
+    pub fn claim_queued(&self) -> bool {
+        let mut state = self.lock();
+        let free = state.owner == Owner::Idle && !state.closed;
         if free {
             state.owner = Owner::Producer;
         }

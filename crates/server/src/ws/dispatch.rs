@@ -31,6 +31,8 @@ pub async fn handle(state: &AppState, auth: &Auth, conn: ConnId, outbox: &Outbox
     };
     let user = &auth.user.user;
     let done = |r: Result<(), AppError>| quiet(&id, r);
+    // A send's own `message:receive` (broadcast on commit) and its `ack` leave in one write.
+    let cork = matches!(event, ClientEvent::MessageSend(_)).then(|| outbox.cork());
     let answer = match event {
         ClientEvent::Ping => Some(ServerEvent::Pong),
         ClientEvent::Sync(request) => Some(match sync(state, auth, outbox, request).await {
@@ -74,6 +76,7 @@ pub async fn handle(state: &AppState, auth: &Auth, conn: ConnId, outbox: &Outbox
     if let Some(answer) = answer {
         reply(outbox, id.as_deref(), answer).await;
     }
+    drop(cork);
 }
 
 /// The answer to a request that is silent on success unless it carried an `id`.

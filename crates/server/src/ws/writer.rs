@@ -12,6 +12,7 @@ use tokio::io::WriteHalf;
 
 use crate::clock::now_ms;
 use crate::hub::conn::{Frames, QueuedBytes};
+use crate::hub::direct::lay_out;
 use crate::hub::pace::WRITE_PACE;
 use crate::hub::{CloseReason, Inbox, Outbox, Outgoing};
 use crate::ws::heartbeat::Heartbeat;
@@ -82,7 +83,7 @@ pub async fn write(
         if !matches!(reason.code, 4001 | 4008) {
             frames.try_recv_many(&mut taken, usize::MAX);
             for out in &taken {
-                add(&mut batch, out, queued);
+                lay_out(&mut batch, out, queued);
             }
         }
         batch.close(reason.code, reason.reason);
@@ -135,24 +136,8 @@ async fn write_batch(
     });
     batch.reserve(taken.len(), bytes.sum());
     for out in taken.iter() {
-        add(batch, out, queued);
+        lay_out(batch, out, queued);
     }
     *taken = Vec::new();
     batch.write_to(sink).await
-}
-
-/// Appends one queued item to `batch`, releasing an event's bytes from the outbox count.
-fn add(batch: &mut Batch, out: &Outgoing, queued: &QueuedBytes) {
-    match out {
-        Outgoing::Event(frame) => {
-            queued.release(frame.len());
-            batch.text(frame);
-        }
-        Outgoing::Pong(payload) => {
-            batch.pong(payload);
-        }
-        Outgoing::Rest(bytes) => {
-            batch.raw(bytes);
-        }
-    }
 }

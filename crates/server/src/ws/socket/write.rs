@@ -135,26 +135,51 @@ pub enum Sent {
 pub fn send_text(fd: RawFd, text: &[u8]) -> Sent {
     let mut header = [0; MAX_HEADER];
     let n = header_into(&mut header, opcode::TEXT, text.len());
+    let (header, total) = (&header[..n], n + text.len());
+    sent(send_now(fd, &[IoSlice::new(header), IoSlice::new(text)]), total, |sent| {
+        let mut rest = Vec::with_capacity(total - sent);
+        if sent < n {
+            rest.extend_from_slice(&header[sent..]);
+        }
+        rest.extend_from_slice(&text[sent.saturating_sub(n)..]);
+        rest
+    })
+}
+
+impl Batch {
+    /// Writes the batch to the non-blocking stream socket `fd` without waiting, in one
+    /// `sendmsg`, and releases its buffer; the caller guarantees `fd` as for [`send_text`].
+    /// Nothing written comes back as [`Sent::Part`] with every byte.
+    pub fn send_now(&mut self, fd: RawFd) -> Sent {
+        let bytes = std::mem::take(self).bytes;
+        match sent(send_now(fd, &[IoSlice::new(&bytes)]), bytes.len(), |sent| bytes[sent..].to_vec()) {
+            Sent::Nothing => Sent::Part(bytes),
+            other => other,
+        }
+    }
+}
+
+/// One `sendmsg` of `slices` on `fd` without waiting (retried if interrupted).
+fn send_now(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     // SAFETY: the caller keeps `fd` open for this call; the borrow does not outlive it.
     let fd = unsafe { BorrowedFd::borrow_raw(fd) };
     let socket = socket2::SockRef::from(&fd);
-    let total = n + text.len();
     loop {
-        return match socket.send_vectored(&[IoSlice::new(&header[..n]), IoSlice::new(text)]) {
-            Ok(sent) if sent == total => Sent::All,
-            Ok(0) => Sent::Nothing,
-            Ok(sent) => {
-                let mut rest = Vec::with_capacity(total - sent);
-                if sent < n {
-                    rest.extend_from_slice(&header[sent..n]);
-                }
-                rest.extend_from_slice(&text[sent.saturating_sub(n)..]);
-                Sent::Part(rest)
-            }
+        match socket.send_vectored(slices) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Nothing,
-            Err(_) => Sent::Failed,
-        };
+            result => return result,
+        }
+    }
+}
+
+/// What a send of `total` bytes did; `rest(n)` gives the bytes after the first `n`.
+fn sent(result: io::Result<usize>, total: usize, rest: impl FnOnce(usize) -> Vec<u8>) -> Sent {
+    match result {
+        Ok(n) if n == total => Sent::All,
+        Ok(0) => Sent::Nothing,
+        Ok(n) => Sent::Part(rest(n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Nothing,
+        Err(_) => Sent::Failed,
     }
 }
 

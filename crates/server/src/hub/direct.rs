@@ -1,0 +1,142 @@
+//! Direct writes: the outbox's producers writing to an idle connection's socket themselves
+//! (see the [`super::conn`] docs), one frame at a time ([`Outbox::write_direct`]) or, for a
+//! connection handling its own send, everything queued meanwhile at once ([`Outbox::cork`]).
+
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+
+use super::conn::{CloseReason, Frame, Offer, Outbox, Outgoing, QueuedBytes};
+use crate::ws::socket::write::{send_text, Batch, Sent};
+
+/// Most queued items a corked outbox writes in one go; the writer takes the rest.
+const MAX_FLUSH: usize = 64;
+
+impl Outbox {
+    /// Attaches the socket the writer writes to, for direct writes.
+    ///
+    /// # Safety
+    /// `fd` must be an open, non-blocking stream socket that stays open until this outbox's
+    /// [`Inbox`] frames are dropped (the writer's end): dropping them waits out a direct write
+    /// in progress and stops further ones, so no write can reach a reused descriptor. Bytes
+    /// written to it must not be buffered elsewhere (the writer writes it unbuffered).
+    pub unsafe fn attach(&self, fd: RawFd) {
+        self.0.socket.store(fd, Ordering::Relaxed);
+    }
+
+    /// Writes `frame` (already counted in the queued bytes) to the socket at once when the
+    /// writer lent it (idle, nothing queued, not busy) and no close was requested; otherwise
+    /// gives it back. What the socket does not take goes to the front of the queue for the
+    /// writer; a socket that fails closes the connection (1006).
+    pub(super) fn write_direct(&self, frame: Frame) -> Result<Offer, Frame> {
+        let fd = self.0.socket.load(Ordering::Relaxed);
+        if fd < 0 || self.is_closing() || !self.0.queue.claim() {
+            return Err(frame);
+        }
+        let pace = &self.0.pace;
+        if pace.hold(false).is_some() {
+            // Busy: the writer paces it.
+            self.0.queue.release(Some(Outgoing::Event(frame)), false);
+            return Ok(Offer::Queued);
+        }
+        let len = frame.len();
+        match send_text(fd, frame.as_bytes()) {
+            Sent::All => {
+                pace.flushed();
+                self.0.queued.release(len);
+                self.0.queue.release(None, pace.quiet());
+                Ok(Offer::Queued)
+            }
+            Sent::Part(rest) => {
+                pace.flushed();
+                self.0.queued.release(len);
+                self.0.queue.release(Some(Outgoing::Rest(rest)), false);
+                Ok(Offer::Queued)
+            }
+            Sent::Nothing => {
+                self.0.queue.release(Some(Outgoing::Event(frame)), false);
+                Ok(Offer::Queued)
+            }
+            Sent::Failed => {
+                self.0.queued.release(len);
+                self.0.queue.release(None, false);
+                self.close(CloseReason { code: 1006, reason: "" });
+                Ok(Offer::Gone)
+            }
+        }
+    }
+
+    /// Corks the outbox until the guard is dropped: frames offered meanwhile queue without
+    /// waking an idle writer, and the drop writes them in one `sendmsg` (or leaves them to the
+    /// writer if it owns the socket). For a connection's own send: its `message:receive` and
+    /// the `ack` right after it then share one write instead of two.
+    pub fn cork(&self) -> Cork<'_> {
+        self.0.corked.store(true, Ordering::Relaxed);
+        Cork(self)
+    }
+
+    /// Ends a cork: writes what queued meanwhile if the writer lent the socket.
+    fn uncork(&self) {
+        self.0.corked.store(false, Ordering::Relaxed);
+        let fd = self.0.socket.load(Ordering::Relaxed);
+        if fd < 0 || self.is_closing() || !self.0.queue.claim_queued() {
+            // The writer owns the socket (it was woken by each push), or the connection ends.
+            return;
+        }
+        let pace = &self.0.pace;
+        if pace.hold(false).is_some() {
+            // Busy: the writer, woken by the release, paces what is queued.
+            self.0.queue.release(None, false);
+            return;
+        }
+        let mut taken = Vec::new();
+        if self.0.queue.try_pop_into(&mut taken, MAX_FLUSH) == 0 {
+            self.0.queue.release(None, pace.quiet());
+            return;
+        }
+        let mut batch = Batch::default();
+        for item in &taken {
+            lay_out(&mut batch, item, &self.0.queued);
+        }
+        match batch.send_now(fd) {
+            Sent::All => {
+                pace.flushed();
+                self.0.queue.release(None, pace.quiet());
+            }
+            Sent::Part(rest) => {
+                pace.flushed();
+                self.0.queue.release(Some(Outgoing::Rest(rest)), false);
+            }
+            Sent::Nothing => unreachable!("a batch sends Part with every byte"),
+            Sent::Failed => {
+                self.0.queue.release(None, false);
+                self.close(CloseReason { code: 1006, reason: "" });
+            }
+        }
+    }
+}
+
+/// An outbox corked by [`Outbox::cork`]; dropping it flushes.
+pub struct Cork<'a>(&'a Outbox);
+
+impl Drop for Cork<'_> {
+    fn drop(&mut self) {
+        self.0.uncork();
+    }
+}
+
+/// Appends one queued item to `batch` as wire bytes, releasing an event's bytes from the
+/// outbox count `queued`.
+pub fn lay_out(batch: &mut Batch, out: &Outgoing, queued: &QueuedBytes) {
+    match out {
+        Outgoing::Event(frame) => {
+            queued.release(frame.len());
+            batch.text(frame);
+        }
+        Outgoing::Pong(payload) => {
+            batch.pong(payload);
+        }
+        Outgoing::Rest(bytes) => {
+            batch.raw(bytes);
+        }
+    }
+}
