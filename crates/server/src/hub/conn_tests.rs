@@ -175,3 +175,37 @@ async fn a_corked_outbox_holds_its_frames_and_writes_them_together_on_release() 
     assert_eq!(drain(&mut client).await, wire("later"), "and direct writes go on");
     drop(server);
 }
+
+#[tokio::test]
+async fn the_hub_writes_a_lone_fan_out_directly_and_queues_one_right_behind_it() {
+    let hub = crate::hub::Hub::default();
+    let (server, mut client) = socket_pair(false).await;
+    let limits = OutboxLimits { frames: 100, bytes: 1 << 20 };
+    let (conn, out, inbox) = hub.connect(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), limits);
+    // SAFETY: `server` outlives the frames (dropped at the end of the test, after them).
+    unsafe { out.attach(std::os::fd::AsRawFd::as_raw_fd(&server)) };
+    let channel = uuid::Uuid::now_v7();
+    hub.subscribe(conn, [channel]);
+    let writer = waiting_writer(inbox.frames);
+    // A pair of fan-outs after a pause: the first goes out directly, the second (less than
+    // WRITE_PACE after it) queues for the writer. A machine stall between the two makes both
+    // direct; then the pair is tried again.
+    let mut direct = Vec::new();
+    for k in 0..50 {
+        tokio::time::sleep(2 * crate::hub::pace::WRITE_PACE).await;
+        let (first, second) = (format!("first {k}"), format!("second {k}"));
+        assert_eq!(hub.deliver(channel, &first.as_str().into()), 1);
+        assert_eq!(hub.deliver(channel, &second.as_str().into()), 1);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        direct.extend(wire(&first));
+        if writer.is_finished() {
+            let (_, taken) = writer.await.unwrap();
+            assert_eq!(taken, [Outgoing::Event(second.as_str().into())], "the second queued");
+            assert_eq!(drain(&mut client).await, direct, "the first (and stalled pairs) went out directly");
+            drop(server);
+            return;
+        }
+        direct.extend(wire(&second));
+    }
+    panic!("no back-to-back fan-out was queued in 50 tries");
+}

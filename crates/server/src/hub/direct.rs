@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 use super::conn::{CloseReason, Frame, Offer, Outbox, Outgoing, QueuedBytes};
 use crate::ws::socket::write::{send_text, Batch, Sent};
 
-/// Most queued items a corked outbox writes in one go; the writer takes the rest.
-const MAX_FLUSH: usize = 64;
+/// Most queued items laid out for one socket write, by the writer or a corked outbox's flush;
+/// what is left goes in the next one.
+pub const MAX_BATCH: usize = 64;
 
 impl Outbox {
     /// Attaches the socket the writer writes to, for direct writes.
@@ -26,7 +27,7 @@ impl Outbox {
     /// Writes `frame` (already counted in the queued bytes) to the socket at once when the
     /// writer lent it (idle, nothing queued, not busy) and no close was requested; otherwise
     /// gives it back. What the socket does not take goes to the front of the queue for the
-    /// writer; a socket that fails closes the connection (1006).
+    /// writer (see [`Outbox::settle`]).
     pub(super) fn write_direct(&self, frame: Frame) -> Result<Offer, Frame> {
         let fd = self.0.socket.load(Ordering::Relaxed);
         if fd < 0 || self.is_closing() || !self.0.queue.claim() {
@@ -38,29 +39,30 @@ impl Outbox {
             self.0.queue.release(Some(Outgoing::Event(frame)), false);
             return Ok(Offer::Queued);
         }
-        let len = frame.len();
-        match send_text(fd, frame.as_bytes()) {
+        self.0.queued.release(frame.len());
+        Ok(self.settle(send_text(fd, frame.as_bytes())))
+    }
+
+    /// Ends this producer's write with what the socket took: records the flush, leaves what
+    /// it did not take to the writer (first in the queue), closes the connection (1006) if the
+    /// socket failed.
+    fn settle(&self, sent: Sent) -> Offer {
+        let pace = &self.0.pace;
+        match sent {
             Sent::All => {
                 pace.flushed();
-                self.0.queued.release(len);
                 self.0.queue.release(None, pace.quiet());
-                Ok(Offer::Queued)
+                Offer::Queued
             }
             Sent::Part(rest) => {
                 pace.flushed();
-                self.0.queued.release(len);
                 self.0.queue.release(Some(Outgoing::Rest(rest)), false);
-                Ok(Offer::Queued)
-            }
-            Sent::Nothing => {
-                self.0.queue.release(Some(Outgoing::Event(frame)), false);
-                Ok(Offer::Queued)
+                Offer::Queued
             }
             Sent::Failed => {
-                self.0.queued.release(len);
                 self.0.queue.release(None, false);
                 self.close(CloseReason { code: 1006, reason: "" });
-                Ok(Offer::Gone)
+                Offer::Gone
             }
         }
     }
@@ -89,29 +91,13 @@ impl Outbox {
             return;
         }
         let mut taken = Vec::new();
-        if self.0.queue.try_pop_into(&mut taken, MAX_FLUSH) == 0 {
+        if self.0.queue.try_pop_into(&mut taken, MAX_BATCH) == 0 {
             self.0.queue.release(None, pace.quiet());
             return;
         }
         let mut batch = Batch::default();
-        for item in &taken {
-            lay_out(&mut batch, item, &self.0.queued);
-        }
-        match batch.send_now(fd) {
-            Sent::All => {
-                pace.flushed();
-                self.0.queue.release(None, pace.quiet());
-            }
-            Sent::Part(rest) => {
-                pace.flushed();
-                self.0.queue.release(Some(Outgoing::Rest(rest)), false);
-            }
-            Sent::Nothing => unreachable!("a batch sends Part with every byte"),
-            Sent::Failed => {
-                self.0.queue.release(None, false);
-                self.close(CloseReason { code: 1006, reason: "" });
-            }
-        }
+        lay_out(&mut batch, &taken, &self.0.queued);
+        self.settle(batch.send_now(fd));
     }
 }
 
@@ -124,19 +110,26 @@ impl Drop for Cork<'_> {
     }
 }
 
-/// Appends one queued item to `batch` as wire bytes, releasing an event's bytes from the
-/// outbox count `queued`.
-pub fn lay_out(batch: &mut Batch, out: &Outgoing, queued: &QueuedBytes) {
-    match out {
-        Outgoing::Event(frame) => {
-            queued.release(frame.len());
-            batch.text(frame);
-        }
-        Outgoing::Pong(payload) => {
-            batch.pong(payload);
-        }
-        Outgoing::Rest(bytes) => {
-            batch.raw(bytes);
+/// Appends queued `items` to `batch` as wire bytes (room reserved once), releasing each
+/// event's bytes from the outbox count `queued`.
+pub fn lay_out(batch: &mut Batch, items: &[Outgoing], queued: &QueuedBytes) {
+    let bytes = items.iter().map(|out| match out {
+        Outgoing::Event(frame) => frame.len(),
+        Outgoing::Pong(payload) | Outgoing::Rest(payload) => payload.len(),
+    });
+    batch.reserve(items.len(), bytes.sum());
+    for out in items {
+        match out {
+            Outgoing::Event(frame) => {
+                queued.release(frame.len());
+                batch.text(frame);
+            }
+            Outgoing::Pong(payload) => {
+                batch.pong(payload);
+            }
+            Outgoing::Rest(bytes) => {
+                batch.raw(bytes);
+            }
         }
     }
 }

@@ -95,7 +95,10 @@ impl FanoutPace {
 /// (so a fresh [`Pace`]'s last flush counts as long ago).
 fn mono_us() -> u64 {
     static START: OnceLock<Instant> = OnceLock::new();
-    let start = *START.get_or_init(|| Instant::now() - Duration::from_secs(1));
+    let start = *START.get_or_init(|| {
+        let now = Instant::now();
+        now.checked_sub(Duration::from_secs(1)).unwrap_or(now)
+    });
     start.elapsed().as_micros() as u64
 }
 

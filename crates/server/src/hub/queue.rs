@@ -74,11 +74,6 @@ impl<T> Queue<T> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Most items the queue holds.
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// Appends `item` unless the queue is full or closed.
     pub fn try_push(&self, item: T) -> Result<(), PushError<T>> {
         self.try_push_leaving(item, 0)
@@ -226,14 +221,10 @@ impl<T> Queue<T> {
         n
     }
 
-    /// Items queued now.
-    pub fn len(&self) -> usize {
+    /// Items queued now (tests).
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.lock().items.len()
-    }
-
-    /// Whether nothing is queued.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The consumer leaves: queued items are dropped, pushes and claims fail from now on, and

@@ -12,15 +12,13 @@ use tokio::io::WriteHalf;
 
 use crate::clock::now_ms;
 use crate::hub::conn::{Frames, QueuedBytes};
-use crate::hub::direct::lay_out;
+use crate::hub::direct::{lay_out, MAX_BATCH};
 use crate::hub::pace::WRITE_PACE;
 use crate::hub::{CloseReason, Inbox, Outbox, Outgoing};
 use crate::ws::heartbeat::Heartbeat;
 use crate::ws::socket::upgrade::Socket;
 use crate::ws::socket::write::Batch;
 
-/// Most frames written in one socket write.
-const MAX_BATCH: usize = 64;
 /// Longest wait for the queued frames and the close frame to be written on close.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Close for a peer that stopped answering heartbeats.
@@ -82,9 +80,7 @@ pub async fn write(
         // The rest of a write a close cut short goes first, whatever the reason.
         if !matches!(reason.code, 4001 | 4008) {
             frames.try_recv_many(&mut taken, usize::MAX);
-            for out in &taken {
-                lay_out(&mut batch, out, queued);
-            }
+            lay_out(&mut batch, &taken, queued);
         }
         batch.close(reason.code, reason.reason);
         batch.write_to(&mut sink).await?;
@@ -130,14 +126,7 @@ async fn write_batch(
     if taken.len() < MAX_BATCH {
         frames.try_recv_many(taken, MAX_BATCH - taken.len());
     }
-    let bytes = taken.iter().map(|out| match out {
-        Outgoing::Event(frame) => frame.len(),
-        Outgoing::Pong(payload) | Outgoing::Rest(payload) => payload.len(),
-    });
-    batch.reserve(taken.len(), bytes.sum());
-    for out in taken.iter() {
-        lay_out(batch, out, queued);
-    }
+    lay_out(batch, taken, queued);
     *taken = Vec::new();
     batch.write_to(sink).await
 }

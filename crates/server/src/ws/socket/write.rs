@@ -115,15 +115,14 @@ fn header_into(out: &mut [u8; MAX_HEADER], opcode: u8, len: usize) -> usize {
     }
 }
 
-/// What [`send_text`] did with a frame.
+/// What [`send_text`] or [`Batch::send_now`] did with its bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Sent {
-    /// The whole frame is in the socket's send buffer.
+    /// All of them are in the socket's send buffer.
     All,
-    /// Part of it: these are the unwritten wire bytes, to write next.
+    /// Not all (or none: the send buffer is full): these are the unwritten wire bytes, to
+    /// write next.
     Part(Vec<u8>),
-    /// Nothing: the send buffer is full.
-    Nothing,
     /// The socket failed (the peer is gone).
     Failed,
 }
@@ -149,13 +148,9 @@ pub fn send_text(fd: RawFd, text: &[u8]) -> Sent {
 impl Batch {
     /// Writes the batch to the non-blocking stream socket `fd` without waiting, in one
     /// `sendmsg`, and releases its buffer; the caller guarantees `fd` as for [`send_text`].
-    /// Nothing written comes back as [`Sent::Part`] with every byte.
     pub fn send_now(&mut self, fd: RawFd) -> Sent {
         let bytes = std::mem::take(self).bytes;
-        match sent(send_now(fd, &[IoSlice::new(&bytes)]), bytes.len(), |sent| bytes[sent..].to_vec()) {
-            Sent::Nothing => Sent::Part(bytes),
-            other => other,
-        }
+        sent(send_now(fd, &[IoSlice::new(&bytes)]), bytes.len(), |sent| bytes[sent..].to_vec())
     }
 }
 
@@ -176,9 +171,8 @@ fn send_now(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
 fn sent(result: io::Result<usize>, total: usize, rest: impl FnOnce(usize) -> Vec<u8>) -> Sent {
     match result {
         Ok(n) if n == total => Sent::All,
-        Ok(0) => Sent::Nothing,
         Ok(n) => Sent::Part(rest(n)),
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Nothing,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Part(rest(0)),
         Err(_) => Sent::Failed,
     }
 }
