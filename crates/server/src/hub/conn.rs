@@ -70,6 +70,9 @@ pub(super) struct Shared {
     pub(super) pace: Pace,
     /// Set while the connection handles a send of its own (see [`Outbox::cork`]).
     pub(super) corked: AtomicBool,
+    /// Set while a channel flush is due to write what queued here (see
+    /// [`Outbox::offer_later`]); cleared by that flush before it takes the queue.
+    pub(super) flush_due: AtomicBool,
 }
 
 /// Bytes queued in one outbox and not yet written.
@@ -156,6 +159,7 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
         socket: AtomicI32::new(-1),
         pace: Pace::default(),
         corked: AtomicBool::new(false),
+        flush_due: AtomicBool::new(false),
     });
     let inbox = Inbox { frames: Frames(shared.clone()), close: CloseSignal(shared.clone()) };
     (Outbox(shared), inbox)
@@ -173,46 +177,70 @@ pub enum Offer {
 }
 
 impl Outbox {
-    /// Queues a frame without waiting. A full queue closes the connection with 4008
-    /// `slow_consumer`: it will resume, and nobody else waits for it.
-    /// The same happens when the frame would take the queued bytes over the limit.
+    /// Queues a frame without waiting, or writes it to the socket at once when the writer
+    /// idles on a quiet socket (see the module docs). A full queue closes the connection with
+    /// 4008 `slow_consumer`: it will resume, and nobody else waits for it. The same happens
+    /// when the frame would take the queued bytes over the limit.
     pub fn offer(&self, frame: Frame) -> Offer {
-        self.offer_as(frame, true)
-    }
-
-    /// [`Outbox::offer`], with direct writes only if `direct`: a fan-out that runs back to back
-    /// with the previous one in its channel queues, so each writer coalesces what piles up.
-    pub fn offer_as(&self, frame: Frame, direct: bool) -> Offer {
         let len = frame.len();
-        let overflow = || {
-            self.close(CloseReason { code: 4008, reason: "slow_consumer" });
-            Offer::Overflowed
-        };
-        if self.0.queued.now.fetch_add(len, Ordering::Relaxed) + len > self.0.queued.max {
-            self.0.queued.release(len);
-            return overflow();
+        if !self.count(len) {
+            return self.overflow();
         }
         let corked = self.0.corked.load(Ordering::Relaxed);
-        let frame = match direct && !corked {
-            true => match self.write_direct(frame) {
+        let frame = match corked {
+            false => match self.write_direct(frame) {
                 Ok(offer) => return offer,
                 Err(frame) => frame,
             },
-            false => frame,
+            true => frame,
         };
         let pushed = match corked {
-            true => self.0.queue.try_push_quiet(Outgoing::Event(frame)),
+            true => self.0.queue.try_push_quiet(Outgoing::Event(frame)).map(|_| ()),
             false => self.0.queue.try_push(Outgoing::Event(frame)),
         };
         match pushed {
             Ok(()) => Offer::Queued,
-            Err(e) => {
-                self.0.queued.release(len);
-                match e {
-                    PushError::Full(_) => overflow(),
-                    PushError::Closed(_) => Offer::Gone,
-                }
-            }
+            Err(e) => self.refused(e, len),
+        }
+    }
+
+    /// Queues a frame of a fan-out that runs back to back with the previous one in its
+    /// channel, without waking a writer that lent the socket: a channel flush writes it a
+    /// moment later, together with whatever else queues for this connection meanwhile (see
+    /// [`super::flush`]). Also `true` when the caller must schedule that flush: the writer was
+    /// not woken and no flush of this outbox is due yet. Bounds as for [`Outbox::offer`].
+    pub(super) fn offer_later(&self, frame: Frame) -> (Offer, bool) {
+        let len = frame.len();
+        if !self.count(len) {
+            return (self.overflow(), false);
+        }
+        match self.0.queue.try_push_quiet(Outgoing::Event(frame)) {
+            Ok(woken) => (Offer::Queued, !woken && !self.0.flush_due.swap(true, Ordering::AcqRel)),
+            Err(e) => (self.refused(e, len), false),
+        }
+    }
+
+    /// Counts `len` more queued bytes; `false` (nothing counted) if that passes the limit.
+    fn count(&self, len: usize) -> bool {
+        if self.0.queued.now.fetch_add(len, Ordering::Relaxed) + len > self.0.queued.max {
+            self.0.queued.release(len);
+            return false;
+        }
+        true
+    }
+
+    /// Closes the connection as a slow consumer (4008).
+    fn overflow(&self) -> Offer {
+        self.close(CloseReason { code: 4008, reason: "slow_consumer" });
+        Offer::Overflowed
+    }
+
+    /// A frame of `len` counted bytes the queue refused: uncounted; a full queue overflows.
+    fn refused(&self, e: PushError<Outgoing>, len: usize) -> Offer {
+        self.0.queued.release(len);
+        match e {
+            PushError::Full(_) => self.overflow(),
+            PushError::Closed(_) => Offer::Gone,
         }
     }
 
@@ -224,7 +252,7 @@ impl Outbox {
         self.0.queued.now.fetch_add(len, Ordering::Relaxed);
         let frame = match self.0.corked.load(Ordering::Relaxed) {
             true => match self.0.queue.try_push_quiet(Outgoing::Event(frame)) {
-                Ok(()) => return true,
+                Ok(_) => return true,
                 Err(PushError::Full(Outgoing::Event(frame))) => frame,
                 Err(_) => {
                     self.0.queued.release(len);

@@ -177,7 +177,7 @@ async fn a_corked_outbox_holds_its_frames_and_writes_them_together_on_release() 
 }
 
 #[tokio::test]
-async fn the_hub_writes_a_lone_fan_out_directly_and_queues_one_right_behind_it() {
+async fn the_hub_writes_a_lone_fan_out_directly_and_flushes_the_ones_right_behind_it_together() {
     let hub = crate::hub::Hub::default();
     let (server, mut client) = socket_pair(false).await;
     let limits = OutboxLimits { frames: 100, bytes: 1 << 20 };
@@ -187,25 +187,39 @@ async fn the_hub_writes_a_lone_fan_out_directly_and_queues_one_right_behind_it()
     let channel = uuid::Uuid::now_v7();
     hub.subscribe(conn, [channel]);
     let writer = waiting_writer(inbox.frames);
-    // A pair of fan-outs after a pause: the first goes out directly, the second (less than
-    // WRITE_PACE after it) queues for the writer. A machine stall between the two makes both
-    // direct; then the pair is tried again.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Three fan-outs after a pause: the first goes out directly; the next two (less than
+    // WRITE_PACE after it) queue without waking the writer, for the channel's flush. A
+    // machine stall between them makes the next direct too; then the three are tried again.
     let mut direct = Vec::new();
     for k in 0..50 {
         tokio::time::sleep(2 * crate::hub::pace::WRITE_PACE).await;
-        let (first, second) = (format!("first {k}"), format!("second {k}"));
-        assert_eq!(hub.deliver(channel, &first.as_str().into()), 1);
-        assert_eq!(hub.deliver(channel, &second.as_str().into()), 1);
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        direct.extend(wire(&first));
-        if writer.is_finished() {
-            let (_, taken) = writer.await.unwrap();
-            assert_eq!(taken, [Outgoing::Event(second.as_str().into())], "the second queued");
-            assert_eq!(drain(&mut client).await, direct, "the first (and stalled pairs) went out directly");
+        let texts = [format!("first {k}"), format!("second {k}"), format!("third {k}")];
+        for text in &texts {
+            assert_eq!(hub.deliver(channel, &text.as_str().into()), 1);
+        }
+        let queued = out.0.queue.len();
+        direct.extend(wire(&texts[0]));
+        if queued == 2 {
+            assert!(hub.inner.flushes.pending(channel), "a flush is due");
+            assert_eq!(drain(&mut client).await, [direct, wire(&texts[1]), wire(&texts[2])].concat(), "all, in order");
+            assert!(!hub.inner.flushes.pending(channel) && out.0.queue.len() == 0, "flushed");
+            assert!(!writer.is_finished(), "without waking the writer");
             drop(server);
             return;
         }
-        direct.extend(wire(&second));
+        direct.extend(texts[1..].iter().flat_map(|t| wire(t)));
     }
-    panic!("no back-to-back fan-out was queued in 50 tries");
+    panic!("no back-to-back fan-outs were queued in 50 tries");
+}
+
+#[tokio::test]
+async fn a_frame_offered_later_to_a_writer_that_owns_its_socket_wakes_it() {
+    let (out, inbox) = outbox(OutboxLimits { frames: 10, bytes: 1 << 20 });
+    // No socket attached: the writer never lends one, so it is woken for every frame.
+    let writer = waiting_writer(inbox.frames);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(out.offer_later("x".into()), (Offer::Queued, false), "no flush needed");
+    let (_, taken) = tokio::time::timeout(Duration::from_secs(5), writer).await.unwrap().unwrap();
+    assert_eq!(taken, [Outgoing::Event("x".into())]);
 }

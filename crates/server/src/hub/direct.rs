@@ -1,6 +1,7 @@
 //! Direct writes: the outbox's producers writing to an idle connection's socket themselves
-//! (see the [`super::conn`] docs), one frame at a time ([`Outbox::write_direct`]) or, for a
-//! connection handling its own send, everything queued meanwhile at once ([`Outbox::cork`]).
+//! (see the [`super::conn`] docs), one frame at a time ([`Outbox::write_direct`]) or
+//! everything queued meanwhile at once: for a connection handling its own send
+//! ([`Outbox::cork`]), or for a channel's flush of back-to-back fan-outs ([`super::flush`]).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
@@ -79,6 +80,20 @@ impl Outbox {
     /// Ends a cork: writes what queued meanwhile if the writer lent the socket.
     fn uncork(&self) {
         self.0.corked.store(false, Ordering::Relaxed);
+        self.flush_queued();
+    }
+
+    /// A channel flush (see [`super::flush`]): writes what [`Outbox::offer_later`] queued, and
+    /// whatever queued meanwhile, if the writer lent the socket. The flag goes first, so a
+    /// frame queued after this flush took the queue schedules another one.
+    pub(super) fn flush_due(&self) {
+        self.0.flush_due.store(false, Ordering::Release);
+        self.flush_queued();
+    }
+
+    /// Writes everything queued (up to [`MAX_BATCH`] items) in one `sendmsg` if the writer lent
+    /// the socket; if the writer owns it, it was woken for the items and writes them itself.
+    fn flush_queued(&self) {
         let fd = self.0.socket.load(Ordering::Relaxed);
         if fd < 0 || self.is_closing() || !self.0.queue.claim_queued() {
             // The writer owns the socket (it was woken by each push), or the connection ends.

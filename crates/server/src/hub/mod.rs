@@ -13,6 +13,7 @@ pub mod bridge;
 pub mod conn;
 pub mod direct;
 pub mod ephemeral;
+pub mod flush;
 pub mod leases;
 pub mod ledger;
 pub mod order;
@@ -66,6 +67,8 @@ struct Inner {
     typing_listener: OnceLock<ephemeral::Listener>,
     /// When each channel's last fan-out ended: back-to-back fan-outs queue, not write.
     fanouts: pace::FanoutPace,
+    /// Outboxes whose quietly queued frames wait for their channel's flush.
+    flushes: flush::Flushes,
 }
 
 /// Encodes an event as one shareable frame.
@@ -233,12 +236,20 @@ impl Hub {
     /// Queues `frame` into every local subscriber of `channel`; returns how many took it.
     /// The subscribers are offered the frame after the registry lock is released: an offer
     /// may write to an idle socket directly (a syscall), and connects must not wait for that.
-    /// A channel whose fan-outs run back to back queues instead (see [`pace::FanoutPace`]).
+    /// A channel whose fan-outs run back to back, or whose flush is still due, queues
+    /// instead, for one flush of the channel a moment later (see [`pace::FanoutPace`] and
+    /// [`flush`]).
     pub(crate) fn deliver(&self, channel: Uuid, frame: &Frame) -> usize {
         let subscribers: Vec<Outbox> = self.read().subscribers(channel).iter().map(|(_, o)| o.clone()).collect();
-        let direct = self.inner.fanouts.direct(channel);
-        let taken = subscribers.iter().filter(|outbox| outbox.offer_as(frame.clone(), direct) == Offer::Queued).count();
-        self.inner.fanouts.ended(channel);
+        let fanouts = &self.inner.fanouts;
+        if !fanouts.direct(channel) || self.inner.flushes.pending(channel) {
+            let taken = self.deliver_later(channel, &subscribers, frame);
+            fanouts.ended(channel, None);
+            return taken;
+        }
+        let start = Instant::now();
+        let taken = subscribers.iter().filter(|outbox| outbox.offer(frame.clone()) == Offer::Queued).count();
+        fanouts.ended(channel, Some(start.elapsed()));
         taken
     }
 

@@ -1,7 +1,7 @@
 //! How often a connection's socket is written, shared by its writer task and the outbox's
 //! direct writes: a busy socket is paced (its frames wait up to [`WRITE_PACE`] to share one
 //! write), a quiet one is written at once; and per channel ([`FanoutPace`]), whether a
-//! fan-out may write directly at all.
+//! fan-out may write directly at all, and how long a channel flush waits.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -57,37 +57,60 @@ impl Pace {
 /// channel may briefly make a quiet one queue as well, nothing worse).
 const FANOUT_SLOTS: usize = 1024;
 
-/// When each channel's last fan-out ended, so a channel whose broadcasts run back to back is
-/// delivered through the writers (which coalesce what piles up per socket: under load, many
-/// frames per `send`) instead of directly (one `send` per frame). Without it, direct writes
-/// would make an overloaded fan-out ever slower: no frame would wait long enough to share a
-/// write. Fixed size (8 KiB), lock-free.
+/// Longest a channel flush waits (see [`FanoutPace::flush_delay`]).
+pub const MAX_FLUSH_DELAY: Duration = Duration::from_millis(10);
+
+/// When each channel's last fan-out ended and how long its writes took, so a channel whose
+/// broadcasts run back to back is delivered by a channel flush (see [`super::flush`]: what
+/// piles up per socket meanwhile shares one `send`) instead of directly (one `send` per frame).
+/// Without it, direct writes would make an overloaded fan-out ever slower: no frame would
+/// wait long enough to share a write. Fixed size (12 KiB), lock-free.
 pub struct FanoutPace {
     ended_us: Box<[AtomicU64]>,
+    /// How long the channel's last direct fan-out took (µs of wall time): one frame written
+    /// to each subscriber's socket.
+    took_us: Box<[AtomicU32]>,
 }
 
 impl Default for FanoutPace {
     fn default() -> Self {
-        Self { ended_us: (0..FANOUT_SLOTS).map(|_| AtomicU64::new(0)).collect() }
+        Self {
+            ended_us: (0..FANOUT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            took_us: (0..FANOUT_SLOTS).map(|_| AtomicU32::new(0)).collect(),
+        }
     }
 }
 
 impl FanoutPace {
-    fn slot(&self, channel: Uuid) -> &AtomicU64 {
+    fn index(channel: Uuid) -> usize {
         let (high, low) = channel.as_u64_pair();
-        &self.ended_us[((high ^ low) as usize) % FANOUT_SLOTS]
+        ((high ^ low) as usize) % FANOUT_SLOTS
     }
 
     /// Whether a fan-out to `channel` starting now may write directly: its previous one ended
     /// at least [`WRITE_PACE`] ago.
     pub fn direct(&self, channel: Uuid) -> bool {
-        let since = mono_us().saturating_sub(self.slot(channel).load(Ordering::Relaxed));
+        let since = mono_us().saturating_sub(self.ended_us[Self::index(channel)].load(Ordering::Relaxed));
         since >= WRITE_PACE.as_micros() as u64
     }
 
-    /// Records that a fan-out to `channel` ended now.
-    pub fn ended(&self, channel: Uuid) {
-        self.slot(channel).store(mono_us(), Ordering::Relaxed);
+    /// Records that a fan-out to `channel` ended now; `took` is how long it took, for a
+    /// direct one (one frame per socket; a queued one or a flush passes `None`).
+    pub fn ended(&self, channel: Uuid, took: Option<Duration>) {
+        let i = Self::index(channel);
+        self.ended_us[i].store(mono_us(), Ordering::Relaxed);
+        if let Some(took) = took {
+            self.took_us[i].store(took.as_micros().min(u32::MAX as u128) as u32, Ordering::Relaxed);
+        }
+    }
+
+    /// How long a channel flush of `channel` waits for frames to pile up: as long as its last
+    /// direct fan-out took (a channel of 1,000 takes a few ms), so that frames of a busy
+    /// channel share writes, at least [`WRITE_PACE`], at most [`MAX_FLUSH_DELAY`]. A channel
+    /// of a few members flushes after [`WRITE_PACE`].
+    pub fn flush_delay(&self, channel: Uuid) -> Duration {
+        let took = Duration::from_micros(self.took_us[Self::index(channel)].load(Ordering::Relaxed).into());
+        took.clamp(WRITE_PACE, MAX_FLUSH_DELAY)
     }
 }
 
@@ -129,10 +152,25 @@ mod tests {
         let fanouts = FanoutPace::default();
         let (busy, quiet) = (Uuid::now_v7(), Uuid::now_v7());
         assert!(fanouts.direct(busy));
-        fanouts.ended(busy);
+        fanouts.ended(busy, None);
         assert!(!fanouts.direct(busy));
-        assert!(std::ptr::eq(fanouts.slot(busy), fanouts.slot(quiet)) || fanouts.direct(quiet));
+        assert!(FanoutPace::index(busy) == FanoutPace::index(quiet) || fanouts.direct(quiet));
         std::thread::sleep(WRITE_PACE);
         assert!(fanouts.direct(busy), "a pause ends it");
+    }
+
+    #[test]
+    fn a_channel_whose_writes_take_long_waits_longer_for_its_flush() {
+        let fanouts = FanoutPace::default();
+        let (small, large, huge) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        assert_eq!(fanouts.flush_delay(small), WRITE_PACE, "never written: the pace");
+        fanouts.ended(small, Some(Duration::from_micros(40)));
+        fanouts.ended(large, Some(Duration::from_millis(4)));
+        fanouts.ended(huge, Some(Duration::from_millis(60)));
+        assert_eq!(fanouts.flush_delay(small), WRITE_PACE);
+        assert_eq!(fanouts.flush_delay(large), Duration::from_millis(4));
+        assert_eq!(fanouts.flush_delay(huge), MAX_FLUSH_DELAY);
+        fanouts.ended(large, None);
+        assert_eq!(fanouts.flush_delay(large), Duration::from_millis(4), "a queued fan-out keeps the last figure");
     }
 }

@@ -81,17 +81,20 @@ impl<T> Queue<T> {
 
     /// Appends `item` if afterwards at least `room` slots stay free.
     fn try_push_leaving(&self, item: T, room: usize) -> Result<(), PushError<T>> {
-        self.push_waking(item, room, true)
+        self.push_waking(item, room, true).map(|_| ())
     }
 
     /// Appends `item` unless the queue is full or closed, without waking a consumer that lent
-    /// the socket: whoever pushes this way flushes the queue itself later (see
-    /// [`Queue::claim_queued`]). A consumer that owns the socket is woken as usual.
-    pub fn try_push_quiet(&self, item: T) -> Result<(), PushError<T>> {
+    /// the socket: whoever pushes this way must see that the queue is flushed later (see
+    /// [`Queue::claim_queued`]). A consumer that owns the socket is woken as usual. `Ok(true)`
+    /// when the consumer was woken (it writes the item), `Ok(false)` when it lent the socket
+    /// (the item waits for a producer's flush).
+    pub fn try_push_quiet(&self, item: T) -> Result<bool, PushError<T>> {
         self.push_waking(item, 0, false)
     }
 
-    fn push_waking(&self, item: T, room: usize, wake_idle: bool) -> Result<(), PushError<T>> {
+    /// Appends `item`; `Ok(true)` if the consumer was woken for it.
+    fn push_waking(&self, item: T, room: usize, wake_idle: bool) -> Result<bool, PushError<T>> {
         let mut state = self.lock();
         if state.closed {
             return Err(PushError::Closed(item));
@@ -105,7 +108,7 @@ impl<T> Queue<T> {
         if wake {
             self.arrived.notify_one();
         }
-        Ok(())
+        Ok(wake)
     }
 
     /// Appends `item` once at least `room + 1` slots are free (`room` is capped below the
@@ -223,7 +226,7 @@ impl<T> Queue<T> {
 
     /// Items queued now (tests).
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
     }
 

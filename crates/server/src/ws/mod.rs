@@ -54,6 +54,9 @@ async fn upgrade(
     if state.hub.user_connection_count(auth.user.user.id) >= state.config.max_connections_per_user {
         return custom(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", "close another connection first");
     }
+    // The `101` waits in the kernel for the `ready` frame (the session lets both go), so the
+    // client gets them in one segment.
+    socket::write::hold_segments(peer.socket, true);
     ws.accept(move |socket| session::run(state, socket, peer.socket, auth))
 }
 

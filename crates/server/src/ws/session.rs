@@ -21,7 +21,7 @@ use crate::state::AppState;
 use crate::ws::dispatch;
 use crate::ws::socket::read::{FrameReader, Incoming, ReadError};
 use crate::ws::socket::upgrade::Socket;
-use crate::ws::socket::write::Batch;
+use crate::ws::socket::write::{hold_segments, Batch};
 use crate::ws::writer::write;
 
 /// Close for a frame over the size limit.
@@ -54,6 +54,8 @@ pub async fn run(state: AppState, socket: Socket, fd: RawFd, auth: Auth) {
     let last_heard = Arc::new(AtomicI64::new(now_ms()));
     // A statement of its own: a temporary in the `if let` would keep the box for the session.
     let writer = Box::pin(start(&state, conn, &auth, sink, inbox, &outbox, &last_heard)).await;
+    // The gateway held the `101` back for the `ready` frame (or the close) just written.
+    hold_segments(fd, false);
     if let Some(writer) = writer {
         let max = state.config.max_frame_bytes;
         let end = read(&state, stream, max, &auth, conn, &outbox, &close, &last_heard).await;

@@ -154,6 +154,24 @@ impl Batch {
     }
 }
 
+/// Holds back (`hold`) or lets go of partial segments on the TCP socket `fd` (`TCP_CORK`):
+/// while held, what is written queues in the kernel, and leaves in as few segments as possible
+/// once let go (or 200 ms after it was written, the kernel's ceiling). The handshake holds
+/// the `101` until the `ready` frame is written, so the peer gets both in one segment: one
+/// loopback transmission and one wake-up of the peer instead of two. A failure (not TCP)
+/// changes nothing and costs only that segment. The caller guarantees `fd` is open for the
+/// call.
+pub fn hold_segments(fd: RawFd, hold: bool) {
+    let on = libc::c_int::from(hold);
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `fd` is open for this call (the caller's guarantee); the option value is a
+    // `c_int` that outlives the call, with its size given.
+    let done = unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CORK, (&raw const on).cast(), len) };
+    if done != 0 {
+        tracing::debug!(error = %io::Error::last_os_error(), "TCP_CORK not changed");
+    }
+}
+
 /// One `sendmsg` of `slices` on `fd` without waiting (retried if interrupted).
 fn send_now(fd: RawFd, slices: &[IoSlice<'_>]) -> io::Result<usize> {
     // SAFETY: the caller keeps `fd` open for this call; the borrow does not outlive it.
