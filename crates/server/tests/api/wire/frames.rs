@@ -117,6 +117,20 @@ pub struct Wire {
 
 impl Wire {
     /// A TCP connection to `app` (Nagle off, so each `send` is its own segment).
+    /// Segments carrying data that this end's TCP has received so far (`TCP_INFO`'s
+    /// `tcpi_data_segs_in`, Linux).
+    pub fn data_segments_in(&self) -> u32 {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&self.tcp);
+        // SAFETY: a zeroed `tcp_info` is valid; the kernel fills at most `len` bytes of it.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: `fd` is this open socket; `info` and `len` outlive the call.
+        let done =
+            unsafe { libc::getsockopt(fd, libc::IPPROTO_TCP, libc::TCP_INFO, (&raw mut info).cast(), &raw mut len) };
+        assert_eq!(done, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+        info.tcpi_data_segs_in
+    }
+
     pub async fn connect(app: &TestApp) -> Self {
         let addr = app.base_url.trim_start_matches("http://");
         let tcp = within("tcp connect", TcpStream::connect(addr)).await.expect("tcp connect");
