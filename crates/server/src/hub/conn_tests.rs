@@ -204,6 +204,7 @@ async fn the_hub_writes_a_lone_fan_out_directly_and_flushes_the_ones_right_behin
             assert!(hub.inner.flushes.pending(channel), "a flush is due");
             assert_eq!(drain(&mut client).await, [direct, wire(&texts[1]), wire(&texts[2])].concat(), "all, in order");
             assert!(!hub.inner.flushes.pending(channel) && out.0.queue.len() == 0, "flushed");
+            assert!(hub.inner.fanouts.piling(channel), "two frames for one socket: frames pile up");
             assert!(!writer.is_finished(), "without waking the writer");
             drop(server);
             return;

@@ -85,34 +85,39 @@ impl Outbox {
 
     /// A channel flush (see [`super::flush`]): writes what [`Outbox::offer_later`] queued, and
     /// whatever queued meanwhile, if the writer lent the socket. The flag goes first, so a
-    /// frame queued after this flush took the queue schedules another one.
-    pub(super) fn flush_due(&self) {
+    /// frame queued after this flush took the queue schedules another one. Returns how many
+    /// queued items it wrote (0 when the writer owns the socket).
+    pub(super) fn flush_due(&self) -> usize {
         self.0.flush_due.store(false, Ordering::Release);
-        self.flush_queued();
+        self.flush_queued()
     }
 
     /// Writes everything queued (up to [`MAX_BATCH`] items) in one `sendmsg` if the writer lent
     /// the socket; if the writer owns it, it was woken for the items and writes them itself.
-    fn flush_queued(&self) {
+    /// Returns how many items it wrote (or left to the writer, if the socket failed or did not
+    /// take them all).
+    fn flush_queued(&self) -> usize {
         let fd = self.0.socket.load(Ordering::Relaxed);
         if fd < 0 || self.is_closing() || !self.0.queue.claim_queued() {
             // The writer owns the socket (it was woken by each push), or the connection ends.
-            return;
+            return 0;
         }
         let pace = &self.0.pace;
         if pace.hold(false).is_some() {
             // Busy: the writer, woken by the release, paces what is queued.
             self.0.queue.release(None, false);
-            return;
+            return 0;
         }
         let mut taken = Vec::new();
-        if self.0.queue.try_pop_into(&mut taken, MAX_BATCH) == 0 {
+        let n = self.0.queue.try_pop_into(&mut taken, MAX_BATCH);
+        if n == 0 {
             self.0.queue.release(None, pace.quiet());
-            return;
+            return 0;
         }
         let mut batch = Batch::default();
         lay_out(&mut batch, &taken, &self.0.queued);
         self.settle(batch.send_now(fd));
+        n
     }
 }
 

@@ -12,12 +12,15 @@
 //! fan-out of the channel queues for it. Under load that is one task wake-up and one write
 //! per subscriber per flush, instead of one of each per frame.
 //!
-//! How long a flush waits ([`FanoutPace::flush_delay`]) follows how long the channel's
-//! last direct fan-out took (one frame per socket), between [`WRITE_PACE`] (a small channel)
-//! and [`MAX_FLUSH_DELAY`](super::pace::MAX_FLUSH_DELAY). A channel of 1,000
-//! members takes a few milliseconds a pass, so its frames wait several milliseconds and share
-//! writes; a room of five waits [`WRITE_PACE`]. (A flush's own time is not the measure: it
-//! grows with the frames it writes, and so would the delay, and so the frames, up to the cap.)
+//! How long a flush waits ([`FanoutPace::flush_delay`]): [`WRITE_PACE`], unless the
+//! channel's last flush found frames piling up (on average at least 1.25 per socket: its
+//! fan-outs come faster than a pace apart); then as long as the channel's last direct fan-out
+//! took (one frame per socket), at most [`MAX_FLUSH_DELAY`](super::pace::MAX_FLUSH_DELAY). A
+//! channel of 1,000 members takes a few milliseconds a pass, so a busy one waits several
+//! milliseconds and its frames share writes; one whose fan-outs only now and then come close
+//! together waits [`WRITE_PACE`], as does a room of five. (A flush's own time is not the
+//! measure: it grows with the frames it writes, and so would the delay, and so the frames, up
+//! to the cap.)
 //!
 //! A writer that owns its socket (busy writing, pacing, pinging) is woken for the frame as
 //! usual and writes it itself; the flush then finds its socket taken and leaves it alone.
@@ -102,11 +105,14 @@ impl Hub {
         taken
     }
 
-    /// Writes what waits in each outbox due in `channel`'s flush.
+    /// Writes what waits in each outbox due in `channel`'s flush, and records whether frames
+    /// piled up (the next flush's delay follows it).
     fn flush(&self, channel: Uuid) {
-        for outbox in self.inner.flushes.take(channel) {
-            outbox.flush_due();
-        }
-        self.inner.fanouts.ended(channel, None);
+        let due = self.inner.flushes.take(channel);
+        let sockets = due.len();
+        let frames: usize = due.iter().map(Outbox::flush_due).sum();
+        let fanouts = &self.inner.fanouts;
+        fanouts.ended(channel, None);
+        fanouts.flushed(channel, sockets > 0 && frames * 4 >= sockets * 5);
     }
 }

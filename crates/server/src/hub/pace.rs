@@ -3,7 +3,7 @@
 //! write), a quiet one is written at once; and per channel ([`FanoutPace`]), whether a
 //! fan-out may write directly at all, and how long a channel flush waits.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -64,12 +64,14 @@ pub const MAX_FLUSH_DELAY: Duration = Duration::from_millis(10);
 /// broadcasts run back to back is delivered by a channel flush (see [`super::flush`]: what
 /// piles up per socket meanwhile shares one `send`) instead of directly (one `send` per frame).
 /// Without it, direct writes would make an overloaded fan-out ever slower: no frame would
-/// wait long enough to share a write. Fixed size (12 KiB), lock-free.
+/// wait long enough to share a write. Fixed size (13 KiB), lock-free.
 pub struct FanoutPace {
     ended_us: Box<[AtomicU64]>,
     /// How long the channel's last direct fan-out took (µs of wall time): one frame written
     /// to each subscriber's socket.
     took_us: Box<[AtomicU32]>,
+    /// Whether the channel's last flush found frames piling up (see [`FanoutPace::flushed`]).
+    piling: Box<[AtomicBool]>,
 }
 
 impl Default for FanoutPace {
@@ -77,6 +79,7 @@ impl Default for FanoutPace {
         Self {
             ended_us: (0..FANOUT_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             took_us: (0..FANOUT_SLOTS).map(|_| AtomicU32::new(0)).collect(),
+            piling: (0..FANOUT_SLOTS).map(|_| AtomicBool::new(false)).collect(),
         }
     }
 }
@@ -104,12 +107,28 @@ impl FanoutPace {
         }
     }
 
-    /// How long a channel flush of `channel` waits for frames to pile up: as long as its last
-    /// direct fan-out took (a channel of 1,000 takes a few ms), so that frames of a busy
-    /// channel share writes, at least [`WRITE_PACE`], at most [`MAX_FLUSH_DELAY`]. A channel
-    /// of a few members flushes after [`WRITE_PACE`].
+    /// Records whether `channel`'s flush that just ran found frames piling up (more than
+    /// one per socket on average, the caller's measure).
+    pub fn flushed(&self, channel: Uuid, piling: bool) {
+        self.piling[Self::index(channel)].store(piling, Ordering::Relaxed);
+    }
+
+    /// Whether `channel`'s last flush found frames piling up (tests).
+    #[cfg(test)]
+    pub(crate) fn piling(&self, channel: Uuid) -> bool {
+        self.piling[Self::index(channel)].load(Ordering::Relaxed)
+    }
+
+    /// How long a channel flush of `channel` waits: [`WRITE_PACE`], unless its last flush
+    /// found frames piling up; then as long as its last direct fan-out took (a channel of 1,000
+    /// takes a few ms), so that a busy channel's frames share writes, at least [`WRITE_PACE`],
+    /// at most [`MAX_FLUSH_DELAY`].
     pub fn flush_delay(&self, channel: Uuid) -> Duration {
-        let took = Duration::from_micros(self.took_us[Self::index(channel)].load(Ordering::Relaxed).into());
+        let i = Self::index(channel);
+        if !self.piling[i].load(Ordering::Relaxed) {
+            return WRITE_PACE;
+        }
+        let took = Duration::from_micros(self.took_us[i].load(Ordering::Relaxed).into());
         took.clamp(WRITE_PACE, MAX_FLUSH_DELAY)
     }
 }
@@ -164,6 +183,9 @@ mod tests {
         let fanouts = FanoutPace::default();
         let (small, large, huge) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
         assert_eq!(fanouts.flush_delay(small), WRITE_PACE, "never written: the pace");
+        for channel in [small, large, huge] {
+            fanouts.flushed(channel, true);
+        }
         fanouts.ended(small, Some(Duration::from_micros(40)));
         fanouts.ended(large, Some(Duration::from_millis(4)));
         fanouts.ended(huge, Some(Duration::from_millis(60)));
@@ -172,5 +194,7 @@ mod tests {
         assert_eq!(fanouts.flush_delay(huge), MAX_FLUSH_DELAY);
         fanouts.ended(large, None);
         assert_eq!(fanouts.flush_delay(large), Duration::from_millis(4), "a queued fan-out keeps the last figure");
+        fanouts.flushed(large, false);
+        assert_eq!(fanouts.flush_delay(large), WRITE_PACE, "frames stopped piling up: the pace");
     }
 }
