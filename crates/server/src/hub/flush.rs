@@ -27,6 +27,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+
 use uuid::Uuid;
 
 use super::conn::Outbox;
@@ -78,14 +79,14 @@ impl Hub {
     /// Offers `frame` to `subscribers` of `channel` quietly (see the module docs) and makes
     /// sure a flush of the channel is due for every outbox that now waits for one. Returns how
     /// many outboxes took the frame.
-    pub(super) fn deliver_later(&self, channel: Uuid, subscribers: &[Outbox], frame: &super::Frame) -> usize {
+    pub(super) fn deliver_later(&self, channel: Uuid, subscribers: Vec<Outbox>, frame: &super::Frame) -> usize {
         let mut waiting = Vec::new();
         let mut taken = 0;
         for outbox in subscribers {
             let (offer, schedule) = outbox.offer_later(frame.clone());
             taken += usize::from(offer == super::Offer::Queued);
             if schedule {
-                waiting.push(outbox.clone());
+                waiting.push(outbox);
             }
         }
         if !waiting.is_empty() && self.inner.flushes.add(channel, waiting) {

@@ -243,7 +243,7 @@ impl Hub {
         let subscribers: Vec<Outbox> = self.read().subscribers(channel).iter().map(|(_, o)| o.clone()).collect();
         let fanouts = &self.inner.fanouts;
         if !fanouts.direct(channel) || self.inner.flushes.pending(channel) {
-            let taken = self.deliver_later(channel, &subscribers, frame);
+            let taken = self.deliver_later(channel, subscribers, frame);
             fanouts.ended(channel, None);
             return taken;
         }

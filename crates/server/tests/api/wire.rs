@@ -59,10 +59,7 @@ async fn the_handshake_answers_101_with_the_accept_key() {
 async fn the_101_and_ready_reach_the_client_in_one_segment() {
     let app = TestApp::spawn().await;
     let ana = app.register("ana").await;
-    let mut wire = Wire::connect(&app).await;
-    wire.send(&get(&ana.token, &upgrade(RFC_KEY, "13"))).await;
-    assert_eq!(wire.response().await.status, 101);
-    assert_eq!(wire.next_json().await["type"], "ready");
+    let (wire, _) = Wire::open(&app, &ana.token).await;
     // The server holds the 101 back until `ready` is written: one data segment, not two.
     assert_eq!(wire.data_segments_in(), 1);
 }

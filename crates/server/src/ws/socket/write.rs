@@ -162,13 +162,10 @@ impl Batch {
 /// changes nothing and costs only that segment. The caller guarantees `fd` is open for the
 /// call.
 pub fn hold_segments(fd: RawFd, hold: bool) {
-    let on = libc::c_int::from(hold);
-    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `fd` is open for this call (the caller's guarantee); the option value is a
-    // `c_int` that outlives the call, with its size given.
-    let done = unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CORK, (&raw const on).cast(), len) };
-    if done != 0 {
-        tracing::debug!(error = %io::Error::last_os_error(), "TCP_CORK not changed");
+    // SAFETY: the caller keeps `fd` open for this call; the borrow does not outlive it.
+    let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+    if let Err(e) = socket2::SockRef::from(&fd).set_tcp_cork(hold) {
+        tracing::debug!(error = %e, "TCP_CORK not changed");
     }
 }
 
