@@ -2,7 +2,7 @@
 //! error is the stable code the edge reports. Free text is Unicode-normalized to NFC and may
 //! not contain control characters (message bodies may contain newline and tab).
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 use crate::error::AppError;
 
@@ -12,6 +12,11 @@ fn normalized(raw: &str, multiline: bool) -> Option<String> {
     let allowed = |c: char| multiline && (c == '\n' || c == '\t');
     if raw.chars().any(|c| c.is_control() && !allowed(c)) {
         return None;
+    }
+    // Most text (all ASCII, for one) is NFC already, which the quick check tells without
+    // decomposing and recomposing every char (that was ~2% of the server's CPU per send).
+    if is_nfc_quick(raw.chars()) == IsNormalized::Yes {
+        return Some(raw.to_owned());
     }
     Some(raw.nfc().collect())
 }

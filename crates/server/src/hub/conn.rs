@@ -4,7 +4,7 @@
 //! Direct writes: once the session attaches its socket ([`Outbox::attach`]), a frame offered
 //! while the writer task waits with nothing queued, on a socket that is not busy (see
 //! [`Pace`](super::pace::Pace)), is written to the socket right away by whoever offers it (one non-blocking
-//! `writev`: header and shared payload, no copy), instead of being queued and waking the
+//! `send`; a chat-sized frame is copied next to its header on the stack), instead of being queued and waking the
 //! writer. Whatever the socket does not take at once goes to the front of the queue for the
 //! writer. This is the common case of a chat delivery: one frame for an idle connection.
 
@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
 use tungstenite::Utf8Bytes;
 
-use super::pace::Pace;
+use super::pace::{Pace, PassClock};
 use super::queue::{PushError, Queue};
 
 /// An encoded event (JSON text, without the WebSocket header); cloning shares the bytes.
@@ -182,13 +182,19 @@ impl Outbox {
     /// 4008 `slow_consumer`: it will resume, and nobody else waits for it. The same happens
     /// when the frame would take the queued bytes over the limit.
     pub fn offer(&self, frame: Frame) -> Offer {
+        self.offer_in(frame, &mut PassClock::default())
+    }
+
+    /// [`Outbox::offer`] as one write of a pass over many outboxes (a fan-out), which shares
+    /// `clock`'s readings.
+    pub(super) fn offer_in(&self, frame: Frame, clock: &mut PassClock) -> Offer {
         let len = frame.len();
         if !self.count(len) {
             return self.overflow();
         }
         let corked = self.0.corked.load(Ordering::Relaxed);
         let frame = match corked {
-            false => match self.write_direct(frame) {
+            false => match self.write_direct(frame, clock) {
                 Ok(offer) => return offer,
                 Err(frame) => frame,
             },
@@ -259,7 +265,7 @@ impl Outbox {
                     return false;
                 }
             },
-            false => match self.write_direct(frame) {
+            false => match self.write_direct(frame, &mut PassClock::default()) {
                 Ok(offer) => return offer == Offer::Queued,
                 Err(frame) => frame,
             },

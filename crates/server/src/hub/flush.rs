@@ -1,13 +1,13 @@
 //! Channel flushes: how a fan-out that runs back to back with the previous one in its channel
 //! reaches the sockets.
 //!
-//! A lone fan-out writes to each idle socket directly (one `sendmsg` per subscriber, see
-//! [`super::direct`]). Fan-outs in quick succession would make that one `sendmsg` per frame,
+//! A lone fan-out writes to each idle socket directly (one `send` per subscriber, see
+//! [`super::direct`]). Fan-outs in quick succession would make that one `send` per frame,
 //! so they queue instead ([`super::pace::FanoutPace`] tells them apart). Queued the ordinary
 //! way, each frame would wake every subscriber's writer task: a thousand task wake-ups per
 //! fan-out, each writing the one or two frames it finds. Here they queue *quietly*
 //! ([`Outbox::offer_later`]: an idle writer is not woken) and the channel gets one flush a
-//! moment later that writes each subscriber's queued frames in one `sendmsg`
+//! moment later that writes each subscriber's queued frames in one `send`
 //! ([`Outbox::flush_due`]), however many fan-outs queued meanwhile; until it has run, every
 //! fan-out of the channel queues for it. Under load that is one task wake-up and one write
 //! per subscriber per flush, instead of one of each per frame.
@@ -31,6 +31,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use uuid::Uuid;
 
 use super::conn::Outbox;
+use super::pace::PassClock;
 #[cfg(doc)]
 use super::pace::{FanoutPace, WRITE_PACE};
 use super::Hub;
@@ -111,7 +112,8 @@ impl Hub {
     fn flush(&self, channel: Uuid) {
         let due = self.inner.flushes.take(channel);
         let sockets = due.len();
-        let frames: usize = due.iter().map(Outbox::flush_due).sum();
+        let mut clock = PassClock::default();
+        let frames: usize = due.iter().map(|outbox| outbox.flush_due(&mut clock)).sum();
         let fanouts = &self.inner.fanouts;
         fanouts.ended(channel, None);
         fanouts.flushed(channel, sockets > 0 && frames * 4 >= sockets * 5);
