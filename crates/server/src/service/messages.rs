@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::clock::now_ms;
 use crate::domain::{ClientId, MessageBody};
 use crate::error::AppError;
-use crate::service::channels::require_member;
+use crate::service::channels::{member_view, require_member};
 use crate::service::{reactions, typing};
 use crate::state::AppState;
 use crate::store::{CommitHook, NewMessage, Page};
@@ -38,9 +38,13 @@ pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(
     state.limits.send(sender.id)?;
     let body = MessageBody::parse(input.body, state.config.max_body_chars)?;
     let client_id = ClientId::parse(input.client_id)?;
-    require_member(state, sender.id, input.channel_id).await?;
+    // The store checks membership as it commits; a reply quotes a message of the channel, so
+    // only a member may look it up.
     let reply_to = match input.reply_to {
-        Some(id) => Some(reply_preview(state, input.channel_id, id).await?),
+        Some(id) => {
+            require_member(state, sender.id, input.channel_id).await?;
+            Some(reply_preview(state, input.channel_id, id).await?)
+        }
         None => None,
     };
     let body = body.into_string();
@@ -63,7 +67,10 @@ pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(
         });
         store.insert_message(new, announce).await
     });
-    Ok(commit.await??)
+    match commit.await?? {
+        Some(inserted) => Ok(inserted),
+        None => Err(member_view(state, sender.id, input.channel_id).await.err().unwrap_or_else(AppError::not_a_member)),
+    }
 }
 
 /// The quote of message `id` for a reply in `channel`. Error: `invalid_reply`.

@@ -241,8 +241,10 @@ pub type CommitHook = Arc<dyn Fn(&Message) + Send + Sync>;
 pub trait MessageStore: Send + Sync {
     /// Commits a message, assigning the next `seq` of its channel, unless `(sender,
     /// client_id)` exists: then returns the stored original (and does not call `on_commit`).
-    /// The flag is `true` if new.
-    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<(Message, bool)>;
+    /// The flag is `true` if new. `None` (nothing written, no hook) if the sender is not a
+    /// member of the channel, checked first, in the same transaction where the store has one
+    /// per message batch (SQLite), so the service needs no read of its own before a send.
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<Option<(Message, bool)>>;
     /// A page of history in ascending `seq`, and whether more lie in the paging direction.
     /// `reactions` is left empty (see [`MessageStore::reactions`]).
     async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)>;

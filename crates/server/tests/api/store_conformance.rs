@@ -55,6 +55,7 @@ conformance! {
     channels::mark_read,
     messages::concurrent_writers,
     messages::idempotent_replay,
+    messages::only_members_send,
     messages::paging,
     live_state::last_seen,
     live_state::unread_and_mentions,

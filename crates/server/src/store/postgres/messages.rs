@@ -66,10 +66,18 @@ impl PostgresStore {
 
 #[async_trait]
 impl MessageStore for PostgresStore {
-    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<(Message, bool)> {
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<Option<(Message, bool)>> {
+        let member = sqlx::query("SELECT 1 FROM members WHERE channel_id = $1 AND user_id = $2")
+            .bind(message.channel_id)
+            .bind(message.sender.id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if member.is_none() {
+            return Ok(None);
+        }
         // A replay of a committed key needs no lock.
         if let Some(original) = self.by_client_id(message.sender.id, &message.client_id).await? {
-            return Ok((original, false));
+            return Ok(Some((original, false)));
         }
         let order = self.locks.of(message.channel_id).lock().await;
         let mut tx = self.pool.begin().await?;
@@ -101,7 +109,7 @@ impl MessageStore for PostgresStore {
             tx.rollback().await?;
             drop(order);
             let original = self.by_client_id(message.sender.id, &message.client_id).await?;
-            return Ok((original.ok_or(sqlx::Error::RowNotFound)?, false));
+            return Ok(Some((original.ok_or(sqlx::Error::RowNotFound)?, false)));
         }
         if !message.mentions.is_empty() {
             sqlx::query(
@@ -128,7 +136,7 @@ impl MessageStore for PostgresStore {
         let committed = message.committed(seq);
         on_commit(&committed);
         drop(order);
-        Ok((committed, true))
+        Ok(Some((committed, true)))
     }
 
     async fn messages(&self, channel: Uuid, page: Page) -> StoreResult<(Vec<Message>, bool)> {

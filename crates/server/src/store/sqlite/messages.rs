@@ -39,7 +39,7 @@ impl SqliteStore {
 
 #[async_trait]
 impl MessageStore for SqliteStore {
-    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<(Message, bool)> {
+    async fn insert_message(&self, message: NewMessage, on_commit: CommitHook) -> StoreResult<Option<(Message, bool)>> {
         self.messages.write(message, on_commit).await
     }
 

@@ -65,7 +65,11 @@ pub fn message(sender: &Me, channel: Uuid, key: &str, body: &str) -> NewMessage 
 
 /// Commits `new`, which must be new (a fresh key); returns the committed message.
 pub async fn send(store: &Arc<dyn Store>, new: NewMessage) -> Message {
-    let (m, created) = store.insert_message(new, Arc::new(|_: &Message| {})).await.expect("insert_message");
+    let (m, created) = store
+        .insert_message(new, Arc::new(|_: &Message| {}))
+        .await
+        .expect("insert_message")
+        .expect("the sender is a member");
     assert!(created, "a fresh key is new");
     m
 }
@@ -87,7 +91,11 @@ pub async fn fill(store: &Arc<dyn Store>, sender: &Me, channel: Uuid, n: usize) 
     let mut sent = Vec::with_capacity(n);
     for i in 1..=n {
         let new = message(sender, channel, &Uuid::now_v7().to_string(), &format!("m{i}"));
-        let (m, created) = store.insert_message(new, Arc::new(|_: &Message| {})).await.expect("insert_message");
+        let (m, created) = store
+            .insert_message(new, Arc::new(|_: &Message| {}))
+            .await
+            .expect("insert_message")
+            .expect("the sender is a member");
         assert!(created);
         sent.push(m);
     }

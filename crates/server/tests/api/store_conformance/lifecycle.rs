@@ -86,6 +86,7 @@ pub async fn edit_and_delete(store: Arc<dyn Store>) {
 pub async fn replies(store: Arc<dyn Store>) {
     let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
     let room = channel(&store, &ana, ChannelKind::Public, "room").await;
+    join(&store, room.id, &bob).await;
     let long = "a".repeat(ReplyPreview::QUOTE_CHARS) + "é tail";
     let original = send(&store, message(&bob, room.id, "o1", &long)).await;
     let preview = ReplyPreview {

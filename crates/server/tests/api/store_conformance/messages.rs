@@ -8,7 +8,7 @@ use banter_client::proto::{ChannelKind, Message};
 use banter_server::store::{Page, Store};
 use uuid::Uuid;
 
-use super::fixtures::{channel, fill, message, user, Recorder};
+use super::fixtures::{channel, fill, join, message, user, Recorder};
 
 /// Writers running at once in [`concurrent_writers`].
 pub const WRITERS: usize = 8;
@@ -37,7 +37,8 @@ pub async fn write_concurrently(
                 let mut sent = Vec::with_capacity(per_writer);
                 for i in 0..per_writer {
                     let new = message(&sender, channel, &format!("w{w}-{i}"), &format!("{w}:{i}"));
-                    let (m, created) = store.insert_message(new, hook.clone()).await.expect("insert_message");
+                    let inserted = store.insert_message(new, hook.clone()).await.expect("insert_message");
+                    let (m, created) = inserted.expect("the sender is a member");
                     assert!(created, "fresh keys are new");
                     sent.push(m);
                 }
@@ -72,7 +73,9 @@ pub async fn concurrent_writers(store: Arc<dyn Store>) {
     let room = channel(&store, &owner, ChannelKind::Public, "busy").await;
     let mut senders = Vec::new();
     for w in 0..WRITERS {
-        senders.push(user(&store, &format!("writer{w}")).await);
+        let writer = user(&store, &format!("writer{w}")).await;
+        join(&store, room.id, &writer).await;
+        senders.push(writer);
     }
     let recorder = Recorder::slow(HOOK_DELAY);
     let sent = write_concurrently(&[(store.clone(), recorder.clone())], room.id, &senders, PER_WRITER).await;
@@ -86,18 +89,22 @@ pub async fn concurrent_writers(store: Arc<dyn Store>) {
 pub async fn idempotent_replay(store: Arc<dyn Store>) {
     let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
     let room = channel(&store, &ana, ChannelKind::Public, "room").await;
+    join(&store, room.id, &bob).await;
     let recorder = Recorder::default();
     let hook = recorder.hook();
-    let (first, created) = store.insert_message(message(&ana, room.id, "k1", "once"), hook.clone()).await.unwrap();
+    let (first, created) =
+        store.insert_message(message(&ana, room.id, "k1", "once"), hook.clone()).await.unwrap().unwrap();
     assert!(created);
     assert_eq!((first.seq, first.body.as_str(), first.client_id.as_str()), (1, "once", "k1"));
     assert_eq!(recorder.calls(), std::slice::from_ref(&first));
 
-    let (again, created) = store.insert_message(message(&ana, room.id, "k1", "changed"), hook.clone()).await.unwrap();
+    let (again, created) =
+        store.insert_message(message(&ana, room.id, "k1", "changed"), hook.clone()).await.unwrap().unwrap();
     assert!(!created);
     assert_eq!(again, first, "the ORIGINAL message");
     assert_eq!(recorder.calls().len(), 1, "no hook for a replay");
-    let (other, created) = store.insert_message(message(&bob, room.id, "k1", "bob's"), hook.clone()).await.unwrap();
+    let (other, created) =
+        store.insert_message(message(&bob, room.id, "k1", "bob's"), hook.clone()).await.unwrap().unwrap();
     assert!(created, "keys are per sender");
     assert_eq!(other.seq, 2);
 
@@ -106,7 +113,7 @@ pub async fn idempotent_replay(store: Arc<dyn Store>) {
         .map(|i| {
             let (store, hook, new) =
                 (store.clone(), recorder.hook(), message(&ana, room.id, "race", &format!("try {i}")));
-            tokio::spawn(async move { store.insert_message(new, hook).await.unwrap() })
+            tokio::spawn(async move { store.insert_message(new, hook).await.unwrap().unwrap() })
         })
         .collect();
     let mut results = Vec::new();
@@ -116,11 +123,34 @@ pub async fn idempotent_replay(store: Arc<dyn Store>) {
     assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
     assert!(results.iter().all(|(m, _)| *m == results[0].0 && m.seq == 3));
     assert_eq!(recorder.seqs(room.id), [1, 2, 3]);
-    let (after, _) = store.insert_message(message(&bob, room.id, "k2", "next"), hook.clone()).await.unwrap();
+    let (after, _) = store.insert_message(message(&bob, room.id, "k2", "next"), hook.clone()).await.unwrap().unwrap();
     assert_eq!(after.seq, 4, "a lost race leaves no gap");
     let (history, _) = store.messages(room.id, Page::Latest { limit: 100 }).await.unwrap();
     assert_eq!(history.len(), 4);
     assert_eq!(history[2], results[0].0);
+}
+
+/// Only members send: a non-member's message (even a replay of a key they used while a
+/// member) writes nothing, moves no head and calls no hook, and the same holds after a removal.
+pub async fn only_members_send(store: Arc<dyn Store>) {
+    let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
+    let room = channel(&store, &ana, ChannelKind::Public, "members").await;
+    let recorder = Recorder::default();
+    let refused = store.insert_message(message(&bob, room.id, "b1", "let me in"), recorder.hook()).await.unwrap();
+    assert_eq!(refused, None, "not a member");
+    join(&store, room.id, &bob).await;
+    let (sent, created) =
+        store.insert_message(message(&bob, room.id, "b1", "joined"), recorder.hook()).await.unwrap().unwrap();
+    assert!(created && sent.seq == 1, "the refused send left no gap");
+    assert!(store.remove_member(room.id, bob.user.id).await.unwrap());
+    for key in ["b1", "b2"] {
+        let gone = store.insert_message(message(&bob, room.id, key, "still here?"), recorder.hook()).await.unwrap();
+        assert_eq!(gone, None, "removed: neither a replay nor a new message ({key})");
+    }
+    assert_eq!(recorder.calls(), std::slice::from_ref(&sent), "one hook call, for the member's message");
+    assert_eq!(store.channel(ana.user.id, room.id).await.unwrap().unwrap().head_seq, 1);
+    let (history, _) = store.messages(room.id, Page::Latest { limit: 10 }).await.unwrap();
+    assert_eq!(history, vec![sent]);
 }
 
 /// Latest / before / after pages: ascending, `has_more` at every boundary, identical messages.

@@ -9,7 +9,7 @@ use banter_client::Page;
 use banter_server::store::Store;
 
 use super::backends::TestDatabase;
-use super::fixtures::{channel, message, user, Recorder};
+use super::fixtures::{channel, join, message, user, Recorder};
 use super::messages::{assert_gap_free, write_concurrently, HOOK_DELAY, PER_WRITER, WRITERS};
 use crate::helpers::{client_id, general_id, within, TestApp};
 
@@ -26,7 +26,9 @@ async fn two_nodes_write_one_channel() {
     let room = channel(store, &owner, ChannelKind::Public, "busy").await;
     let mut senders = Vec::new();
     for w in 0..WRITERS {
-        senders.push(user(store, &format!("writer{w}")).await);
+        let writer = user(store, &format!("writer{w}")).await;
+        join(store, room.id, &writer).await;
+        senders.push(writer);
     }
 
     let sent = write_concurrently(&nodes, room.id, &senders, PER_WRITER).await;
@@ -41,7 +43,7 @@ async fn two_nodes_write_one_channel() {
         .iter()
         .map(|(store, recorder)| {
             let (store, hook, new) = (store.clone(), recorder.hook(), message(&owner, room.id, "race", "once"));
-            tokio::spawn(async move { store.insert_message(new, hook).await.unwrap() })
+            tokio::spawn(async move { store.insert_message(new, hook).await.unwrap().unwrap() })
         })
         .collect();
     let mut results = Vec::new();

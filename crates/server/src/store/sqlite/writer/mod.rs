@@ -48,11 +48,11 @@ const QUEUE: usize = 4096;
 struct Write {
     message: NewMessage,
     hook: CommitHook,
-    reply: oneshot::Sender<StoreResult<(Message, bool)>>,
+    reply: oneshot::Sender<Outcome>,
 }
 
-/// What the thread answers for one write.
-type Outcome = StoreResult<(Message, bool)>;
+/// What the thread answers for one write: `None` if the sender is not a member.
+type Outcome = StoreResult<Option<(Message, bool)>>;
 
 /// A delivered watermark to move: `(channel, user, seq)`.
 type Move = (Uuid, Uuid, i64);
@@ -96,10 +96,11 @@ impl MessageWriter {
     }
 
     /// Queues `message` and waits for its batch to commit: the committed (or, for a known
-    /// idempotency key, the original) message, and whether it is new. `hook` runs once, for a
-    /// new message, right after the commit. Errors: the database's, or `WorkerCrashed` if the
-    /// writer is gone.
-    pub async fn write(&self, message: NewMessage, hook: CommitHook) -> StoreResult<(Message, bool)> {
+    /// idempotency key, the original) message, and whether it is new; `None` (nothing
+    /// written) if the sender is not a member of the channel, as the batch's transaction
+    /// reads it. `hook` runs once, for a new message, right after the commit. Errors: the
+    /// database's, or `WorkerCrashed` if the writer is gone.
+    pub async fn write(&self, message: NewMessage, hook: CommitHook) -> Outcome {
         let (reply, answer) = oneshot::channel();
         self.queue.send(Write { message, hook, reply }).await.map_err(|_| sqlx::Error::WorkerCrashed)?;
         answer.await.map_err(|_| sqlx::Error::WorkerCrashed)?
@@ -241,7 +242,7 @@ async fn advance(jobs: &std_mpsc::Sender<Job>, moves: Vec<Move>) -> Moved {
 
 /// Runs the hook of a new message, then answers its sender.
 fn finish(write: Write, result: Outcome) {
-    if let Ok((message, true)) = &result {
+    if let Ok(Some((message, true))) = &result {
         (write.hook)(message);
     }
     let _ = write.reply.send(result);

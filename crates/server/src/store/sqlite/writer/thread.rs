@@ -28,6 +28,9 @@ const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ?
 const INSERT: &str = "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at, reply_to) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 const MENTION: &str = "INSERT OR IGNORE INTO mentions (channel_id, user_id, seq) VALUES (?, ?, ?)";
+/// Only a member may send: read inside the batch's transaction, so a removal committed
+/// before it is seen, and none can come between the check and the insert.
+const IS_MEMBER: &str = "SELECT 1 FROM members WHERE channel_id = ? AND user_id = ?";
 /// Sending shows the sender has seen the channel up to their own message.
 const SENDER_SEEN: &str = "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) \
      WHERE channel_id = ?1 AND user_id = ?2";
@@ -88,7 +91,7 @@ impl Committer {
     }
 
     /// One transaction holding every write of `writes`: all of them, or none.
-    fn transaction(&self, writes: &[Write]) -> rusqlite::Result<Vec<(Message, bool)>> {
+    fn transaction(&self, writes: &[Write]) -> rusqlite::Result<Vec<Option<(Message, bool)>>> {
         self.atomically(|| writes.iter().map(|w| self.insert(&w.message)).collect())
     }
 
@@ -133,16 +136,21 @@ impl Committer {
         done
     }
 
-    /// One message inside the transaction: the original if the idempotency key is known
-    /// (including from earlier in this batch), otherwise the next `seq` and the insert.
-    fn insert(&self, message: &NewMessage) -> rusqlite::Result<(Message, bool)> {
+    /// One message inside the transaction: nothing if its sender is not a member of the
+    /// channel; the original if the idempotency key is known (including from earlier in this
+    /// batch); otherwise the next `seq` and the insert.
+    fn insert(&self, message: &NewMessage) -> rusqlite::Result<Option<(Message, bool)>> {
         let c = &self.connection;
+        let member = c.prepare_cached(IS_MEMBER)?.exists((message.channel_id, message.sender.id))?;
+        if !member {
+            return Ok(None);
+        }
         let original = c
             .prepare_cached(&self.original)?
             .query_row((message.sender.id, &message.client_id), message_row)
             .optional()?;
         if let Some(original) = original {
-            return Ok((original.into(), false));
+            return Ok(Some((original.into(), false)));
         }
         let seq: i64 = c.prepare_cached(NEXT_SEQ)?.query_row([message.channel_id], |row| row.get(0))?;
         c.prepare_cached(INSERT)?.execute((
@@ -162,7 +170,7 @@ impl Committer {
             }
         }
         c.prepare_cached(SENDER_SEEN)?.execute((message.channel_id, message.sender.id, seq))?;
-        Ok((message.committed(seq), true))
+        Ok(Some((message.committed(seq), true)))
     }
 }
 
