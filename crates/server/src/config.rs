@@ -150,7 +150,8 @@ pub struct Config {
     #[arg(long, env = "BANTER_RECEIPT_MEMBERS", default_value_t = 50)]
     pub receipt_members: i64,
 
-    /// Delivered receipts are coalesced and written (and announced) once per this period (ms).
+    /// Delivered receipts are coalesced and written (and announced) once per this period (ms),
+    /// longer while busy (up to 1 s), large channels' every 2 s (see `service::receipts`).
     #[arg(long, env = "BANTER_RECEIPT_FLUSH_MS", default_value_t = 200)]
     pub receipt_flush_ms: u64,
 
