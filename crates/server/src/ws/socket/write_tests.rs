@@ -1,0 +1,103 @@
+//! Tests of [`super`]: frame layout, batch writes, and direct writes on a real loopback socket.
+
+use super::*;
+
+#[test]
+fn headers_use_the_shortest_length_encoding() {
+    for (len, header) in [(0, vec![0x81, 0]), (125, vec![0x81, 125]), (126, vec![0x81, 126, 0, 126])] {
+        let text = "a".repeat(len);
+        let mut batch = Batch::default();
+        batch.text(&text);
+        assert_eq!(&batch.bytes[..header.len()], header.as_slice());
+        assert_eq!(batch.bytes.len(), header.len() + len);
+    }
+    let text = "a".repeat(70_000);
+    let mut batch = Batch::default();
+    batch.text(&text);
+    assert_eq!(&batch.bytes[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0x11, 0x70]);
+}
+
+#[test]
+fn control_frames_fit_125_bytes() {
+    let mut batch = Batch::default();
+    batch.close(4008, &"é".repeat(100));
+    assert_eq!(batch.bytes[0], 0x88);
+    assert!(batch.bytes[1] as usize <= MAX_CONTROL_PAYLOAD);
+    assert_eq!(&batch.bytes[2..4], &4008u16.to_be_bytes());
+    assert!(std::str::from_utf8(&batch.bytes[4..]).is_ok());
+    let mut batch = Batch::default();
+    batch.pong(&[7; 200]).ping();
+    assert_eq!(&batch.bytes[..2], &[0x8A, 125]);
+    assert_eq!(&batch.bytes[127..], &[0x89, 0]);
+}
+
+/// Small frames (one contiguous `send`) and large ones (a two-slice `sendmsg`) reach the
+/// peer of a real loopback socket byte for byte, and what a full send buffer refuses comes
+/// back as the exact rest of the frame, header included.
+#[test]
+fn direct_frames_of_any_size_arrive_whole_or_hand_back_their_rest() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (server, _) = listener.accept().unwrap();
+    server.set_nonblocking(true).unwrap();
+    socket2::SockRef::from(&server).set_send_buffer_size(4096).unwrap();
+    let (small, large) = ("s".repeat(300), "L".repeat(SMALL_FRAME * 3));
+    let mut expected = Vec::new();
+    for text in [&small, &large] {
+        let mut batch = Batch::default();
+        batch.text(text);
+        expected.extend_from_slice(&batch.bytes);
+    }
+    assert_eq!(send_text(server.as_raw_fd(), small.as_bytes()), Sent::All);
+    let mut got = vec![0; expected.len()];
+    let mut read = 0;
+    match send_text(server.as_raw_fd(), large.as_bytes()) {
+        Sent::All => {}
+        Sent::Part(rest) => {
+            // The peer drains what was sent; the rest must complete the frame exactly.
+            let sent = expected.len() - rest.len();
+            client.read_exact(&mut got[..sent]).unwrap();
+            read = sent;
+            assert_eq!(&expected[sent..], rest.as_slice(), "the rest is the frame's unwritten end");
+            got[sent..].copy_from_slice(&rest);
+        }
+        Sent::Failed => panic!("loopback send failed"),
+    }
+    if read == 0 {
+        client.read_exact(&mut got).unwrap();
+    }
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn a_batch_is_written_whole() {
+    let (mut client, mut server) = tokio::io::duplex(16);
+    let mut batch = Batch::default();
+    batch.reserve(2, 6);
+    batch.text("hello").text("x");
+    let writer = tokio::spawn(async move {
+        batch.write_to(&mut server).await.unwrap();
+        assert!(batch.is_empty() && batch.bytes.capacity() == 0, "written batches release their buffer");
+    });
+    let mut out = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut client, &mut out).await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(out, b"\x81\x05hello\x81\x01x");
+}
+
+#[tokio::test]
+async fn a_cancelled_write_resumes_where_it_stopped() {
+    let (mut client, mut server) = tokio::io::duplex(4);
+    let mut batch = Batch::default();
+    batch.text("hello world");
+    let cut = tokio::time::timeout(std::time::Duration::from_millis(20), batch.write_to(&mut server)).await;
+    assert!(cut.is_err(), "the 4-byte pipe is full");
+    batch.close(1000, "");
+    let writer = tokio::spawn(async move { batch.write_to(&mut server).await });
+    let mut out = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut client, &mut out).await.unwrap();
+    writer.await.unwrap().unwrap();
+    assert_eq!(out, b"\x81\x0bhello world\x88\x02\x03\xe8");
+}
