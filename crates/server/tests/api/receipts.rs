@@ -6,6 +6,7 @@ use banter_client::proto::rest::CreateChannelRequest;
 use banter_client::proto::ws::{ChannelUnread, ClientEvent, ReceiptRequest, ReceiptUpdate, ServerEvent};
 use banter_client::proto::{ChannelKind, MemberReceipt};
 use banter_client::Connection;
+use banter_server::service::receipts::LARGE_CHANNEL_PERIOD;
 use uuid::Uuid;
 
 use crate::helpers::{assert_api_error, assert_gateway_error, next_live, post, within, TestApp, TestUser};
@@ -146,6 +147,31 @@ async fn big_channels_report_counts_but_no_per_member_receipts() {
     assert!(receipts.members.is_empty(), "no who-read list above receipt_members");
     if let Some(e) = sender.next_event_timeout(std::time::Duration::from_millis(500)).await.unwrap() {
         assert!(!matches!(&e, banter_client::Incoming::Event { event: ServerEvent::ReceiptUpdate(_), .. }), "{e:?}");
+    }
+}
+
+/// A big channel's delivered watermarks are announced to nobody and wait in memory across
+/// flushes once its size is known, but still reach the store on their own, slower flush: the
+/// sender's counts show them within that period.
+#[tokio::test]
+async fn big_channels_write_delivered_marks_on_their_own_flush() {
+    let app = TestApp::spawn_with(|c| c.receipt_members = 1).await;
+    let (ana, bob) = (app.register("ana").await, app.register("bob").await);
+    let room = room(&ana, &bob, "big").await;
+    let mut reader = app.connect(&bob).await;
+    for (i, body) in ["first", "second"].into_iter().enumerate() {
+        let message = post(&ana, room, body).await;
+        within("delivered", reader.request(&delivered(room, message.seq))).await.unwrap();
+        // The first flush learns the channel is big; the second mark waits for the slower one.
+        let deadline = std::time::Instant::now() + LARGE_CHANNEL_PERIOD * 2 + std::time::Duration::from_secs(1);
+        loop {
+            let receipts = within("receipts", ana.client.message_receipts(room, message.seq)).await.unwrap();
+            if receipts.delivered_count == 1 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "message {i}: delivered mark never written");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 }
 
