@@ -23,6 +23,8 @@
 mod checkpoint;
 pub(super) mod error;
 #[cfg(test)]
+mod restart_tests;
+#[cfg(test)]
 mod tests;
 mod thread;
 

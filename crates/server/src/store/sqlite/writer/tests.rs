@@ -14,12 +14,12 @@ use crate::clock::now_ms;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{CommitHook, NewChannel, NewMessage, NewReaction, NewUser, ReactionOutcome, Store};
 
-async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
+pub(super) async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     let url = format!("sqlite://{}", dir.path().join("banter.db").display());
     Arc::new(SqliteStore::connect(&url).await.expect("opens"))
 }
 
-async fn user(store: &Arc<dyn Store>, name: &str) -> Me {
+pub(super) async fn user(store: &Arc<dyn Store>, name: &str) -> Me {
     let general = store.ensure_channel("general", now_ms()).await.unwrap();
     let new = NewUser {
         id: Uuid::now_v7(),
@@ -32,14 +32,14 @@ async fn user(store: &Arc<dyn Store>, name: &str) -> Me {
     store.create_user(new, general).await.unwrap().unwrap()
 }
 
-async fn room(store: &Arc<dyn Store>, owner: &Me) -> Uuid {
+pub(super) async fn room(store: &Arc<dyn Store>, owner: &Me) -> Uuid {
     let id = Uuid::now_v7();
     let (name, created_by, created_at) = (format!("r{}", id.simple()), owner.user.id, now_ms());
     let new = NewChannel { id, kind: ChannelKind::Public, name, topic: String::new(), created_by, created_at };
     store.create_channel(new).await.unwrap().unwrap().id
 }
 
-fn message(sender: &Me, channel: Uuid, key: &str, body: &str) -> NewMessage {
+pub(super) fn message(sender: &Me, channel: Uuid, key: &str, body: &str) -> NewMessage {
     NewMessage {
         id: Uuid::now_v7(),
         channel_id: channel,
@@ -57,7 +57,7 @@ fn no_hook() -> CommitHook {
 }
 
 /// Commits `new` from a member of its channel: the message and whether it is new.
-async fn sent(store: &Arc<dyn Store>, new: NewMessage) -> (Message, bool) {
+pub(super) async fn sent(store: &Arc<dyn Store>, new: NewMessage) -> (Message, bool) {
     store.insert_message(new, no_hook()).await.expect("send").expect("the sender is a member")
 }
 

@@ -19,9 +19,11 @@ use crate::store::sqlite::read::message_row;
 use crate::store::{NewMessage, StoreResult};
 
 /// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`), the busy
-/// timeout set apart, and no checkpoints on commit ([`super::checkpoint`] runs them).
+/// timeout set apart, no checkpoints on commit ([`super::checkpoint`] runs them), and a log
+/// trimmed back to 64 MiB when it starts over after growing past that.
 const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0;";
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0; \
+     PRAGMA journal_size_limit = 67108864;";
 /// How long a statement waits for another connection's lock (as the pools do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq";
@@ -50,8 +52,8 @@ pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
     connection.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
     connection.execute_batch(PRAGMAS).map_err(to_sqlx)?;
     let original = format!("{MESSAGE_SELECT} WHERE m.sender_id = ? AND m.client_id = ?");
-    let dirty = checkpoint::start(path)?;
-    let committer = Committer { connection, original, dirty };
+    let checkpoints = checkpoint::start(path)?;
+    let committer = Committer { connection, original, checkpoints };
     let (jobs, rx) = mpsc::channel::<Job>();
     std::thread::Builder::new().name("banter-sqlite-writer".into()).spawn(move || {
         while let Ok(job) = rx.recv() {
@@ -62,6 +64,7 @@ pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
                 }
                 Job::Advance { moves, done } => _ = done.send(committer.advance(&moves)),
             }
+            committer.checkpoints.finish_if_asked(&committer.connection);
         }
     })?;
     Ok(jobs)
@@ -72,8 +75,8 @@ struct Committer {
     connection: Connection,
     /// [`MESSAGE_SELECT`] by idempotency key.
     original: String,
-    /// Asks for a checkpoint after each commit.
-    dirty: checkpoint::Dirty,
+    /// Asks for a checkpoint after each commit; runs the last pass before a restart.
+    checkpoints: checkpoint::Checkpoints,
 }
 
 impl Committer {
@@ -129,7 +132,7 @@ impl Committer {
         let c = &self.connection;
         c.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let done = body().and_then(|result| c.prepare_cached("COMMIT")?.execute([]).map(|_| result));
-        self.dirty.mark();
+        self.checkpoints.mark();
         if done.is_err() && !c.is_autocommit() {
             let _ = c.prepare_cached("ROLLBACK").and_then(|mut s| s.execute([]));
         }
