@@ -5,8 +5,9 @@
 //! `receipt_members` members every member gets `receipt:update`. `delivered` is frequent
 //! (every device acknowledges every message it receives), so it is coalesced: the [`Buffer`]
 //! keeps the highest `seq` per (channel, user), and [`flush`] writes the pending watermarks
-//! in one batch and announces the moved ones with one `receipt:update` per small channel,
-//! every `receipt_flush_ms`, or less often under load (see [`next_wait`]). Watermarks of
+//! in one batch and announces the moved ones with one `receipt:update` per small channel (in
+//! slices of [`ANNOUNCE_SLICE`] channels, letting other tasks run between them), every
+//! `receipt_flush_ms`, or less often under load (see [`next_wait`]). Watermarks of
 //! large channels are announced to nobody (their senders ask for counts), so they are only
 //! written every [`LARGE_CHANNEL_PERIOD`].
 
