@@ -15,13 +15,14 @@
 //! copies), and the log grew without bound: 1.9 GB in a 10 s `persist` run over a 43 MB
 //! database, every frame a fresh page of the page cache and a fresh block of the disk. So when
 //! a checkpoint leaves a log of [`RESTART_FRAMES`] or more, this thread checkpoints again,
-//! until a pass copied at most [`HANDOFF_FRAMES`] (at most [`MAX_PASSES`] passes), then asks the
-//! writer thread for the last pass, which it runs between two of its transactions
+//! until a pass copied at most [`HANDOFF_FRAMES`] (at most [`MAX_PASSES`] passes), then asks
+//! the writer thread for the last pass, which it runs between two of its transactions
 //! ([`Checkpoints::finish_if_asked`]): no commit comes between that pass and the writer's next
 //! transaction, which then starts the log over (unless a reader is still in it; the next
-//! round tries again). The last pass copies a few hundred frames at most; with its two `fsync`s it
-//! took 2–7 ms here under the `persist` load (the disk busy writing back the log). `journal_size_limit` on the writer's connection then trims a log
-//! that grew past it (say while a long read kept it from restarting).
+//! round tries again). The last pass copies a few hundred frames at most; with its two
+//! `fsync`s it took 4–10 ms here under the `persist` load (the disk busy writing back the
+//! log). `journal_size_limit` on the writer's connection trims a log that grew past it (say
+//! while a long read kept it from starting over).
 //!
 //! Durability is unchanged: a commit is in the log (`synchronous = NORMAL`) whether or not it
 //! was checkpointed yet, readers see the log, and a checkpoint syncs the database file before

@@ -49,6 +49,7 @@ async fn a_steady_stream_of_commits_still_starts_the_log_over() {
         if let Some(n) = log_restarts(&dir) {
             break n;
         }
+        assert!(Instant::now() < deadline, "no log");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     while log_restarts(&dir).unwrap() < first + 2 && Instant::now() < deadline {
