@@ -154,7 +154,7 @@ impl Application {
             hub.close_all(SERVER_RESTART);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        crate::service::receipts::flush(&state, true).await;
+        crate::service::receipts::flush(&state, true, Duration::ZERO).await;
         if let Some(bridge) = self.bridge {
             bridge.stop().await;
         }

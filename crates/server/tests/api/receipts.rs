@@ -6,7 +6,9 @@ use banter_client::proto::rest::CreateChannelRequest;
 use banter_client::proto::ws::{ChannelUnread, ClientEvent, ReceiptRequest, ReceiptUpdate, ServerEvent};
 use banter_client::proto::{ChannelKind, MemberReceipt};
 use banter_client::Connection;
-use banter_server::service::receipts::LARGE_CHANNEL_PERIOD;
+use banter_server::service::receipts::{FLUSH_PART, LARGE_CHANNEL_PERIOD};
+use std::collections::HashSet;
+
 use uuid::Uuid;
 
 use crate::helpers::{assert_api_error, assert_gateway_error, next_live, post, within, TestApp, TestUser};
@@ -192,4 +194,41 @@ async fn sending_marks_the_channel_read_for_the_sender() {
     );
     let m = membership(&app.connect(&ana).await, room);
     assert_eq!((m.read_seq, m.unread_count), (2, 1));
+}
+
+/// A flush of more watermarks than one part ([`FLUSH_PART`]) is written and announced in full,
+/// part after part: the sender hears the reader's delivered mark in every room, and the store
+/// has the mark of the last room (in the last part).
+#[tokio::test]
+async fn a_flush_larger_than_one_part_announces_every_channel() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.register("ana").await, app.register("bob").await);
+    let mut rooms = Vec::new();
+    for i in 0..=FLUSH_PART {
+        rooms.push(room(&ana, &bob, &format!("part-{i}")).await);
+    }
+    let mut sender = app.connect(&ana).await;
+    let mut reader = app.connect(&bob).await;
+    for &r in &rooms {
+        post(&ana, r, "hello").await;
+    }
+    for &r in &rooms {
+        within("delivered", reader.request(&delivered(r, 1))).await.unwrap();
+    }
+    let mut unheard: HashSet<Uuid> = rooms.iter().copied().collect();
+    while !unheard.is_empty() {
+        let channel = next_live(&mut sender, "receipt:update", |e| match e {
+            ServerEvent::ReceiptUpdate(u)
+                if u.receipts.iter().any(|r| r.user_id == bob.id() && r.delivered_seq == 1) =>
+            {
+                Some(u.channel_id)
+            }
+            _ => None,
+        })
+        .await;
+        unheard.remove(&channel);
+    }
+    let last = *rooms.iter().max().unwrap();
+    let receipts = within("receipts", ana.client.message_receipts(last, 1)).await.unwrap();
+    assert_eq!(receipts.delivered_count, 1, "the last part was written");
 }

@@ -5,11 +5,15 @@
 //! `receipt_members` members every member gets `receipt:update`. `delivered` is frequent
 //! (every device acknowledges every message it receives), so it is coalesced: the [`Buffer`]
 //! keeps the highest `seq` per (channel, user), and [`flush`] writes the pending watermarks
-//! in one batch and announces the moved ones with one `receipt:update` per small channel (in
-//! slices of [`ANNOUNCE_SLICE`] channels, letting other tasks run between them), every
-//! `receipt_flush_ms`, or less often under load (see [`next_wait`]). Watermarks of
-//! large channels are announced to nobody (their senders ask for counts), so they are only
+//! and announces the moved ones with one `receipt:update` per small channel, every
+//! `receipt_flush_ms`, or less often under load (see [`next_wait`]). A large flush goes in
+//! parts of about [`FLUSH_PART`] watermarks a few milliseconds apart (and publishes in slices
+//! of [`ANNOUNCE_SLICE`] channels, letting other tasks run between them), so that messages
+//! never wait behind a whole flush (the private `flush` module owns the flusher). Watermarks
+//! of large channels are announced to nobody (their senders ask for counts), so they are only
 //! written every [`LARGE_CHANNEL_PERIOD`].
+
+mod flush;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,13 +22,16 @@ use std::time::{Duration, Instant};
 use banter_proto::rest::{MessageReceipts, RecipientState};
 use banter_proto::ws::{ChannelUnread, ReceiptUpdate, ServerEvent};
 use banter_proto::{MemberReceipt, Membership};
-use rand::Rng;
 use uuid::Uuid;
 
 use crate::error::AppError;
 use crate::service::channels::member_view;
 use crate::state::AppState;
 use crate::store::Page;
+
+pub use flush::{
+    flush, next_wait, start_flusher, ANNOUNCE_SLICE, FLUSH_BUDGET, FLUSH_PART, MAX_FLUSH_WAIT, MAX_SPREAD, PART_GAP,
+};
 
 /// Pending delivered watermarks: (channel, user) → highest `seq` reported since the last
 /// flush, and which channels are small enough to announce them in. Cheap to clone.
@@ -48,12 +55,6 @@ const SIZE_MEMORY: Duration = Duration::from_secs(30);
 /// channel of 1,000 at 50 messages/s, writing them every 200 ms was 5,000 `UPDATE`s a second,
 /// ~6% of the server's CPU).
 pub const LARGE_CHANNEL_PERIOD: Duration = Duration::from_secs(2);
-/// Watermark moves a flush may write before the next flush waits longer than
-/// `receipt_flush_ms` (see [`next_wait`]).
-pub const FLUSH_BUDGET: usize = 512;
-/// Longest wait between two flushes, however busy: a delivered tick shows within about this.
-pub const MAX_FLUSH_WAIT: Duration = Duration::from_secs(1);
-
 impl Buffer {
     /// Keeps the highest `seq` for (channel, user).
     fn record(&self, channel: Uuid, user: Uuid, seq: i64) {
@@ -72,17 +73,6 @@ impl Buffer {
         let due = pending.extract_if(|(channel, _), _| with_large || !large(channel));
         due.map(|((channel, user), seq)| (channel, user, seq)).collect()
     }
-}
-
-/// How long the flusher waits after a flush that wrote `written` moves: `period`
-/// (`receipt_flush_ms`) while that is at most [`FLUSH_BUDGET`], proportionally longer above
-/// it (up to [`MAX_FLUSH_WAIT`]), so that under load each watermark that keeps moving is
-/// written (and its `receipt:update` sent) less often, instead of flushing work growing with
-/// the message rate. It cannot run away: a longer wait collects at most one move per
-/// (channel, member) that received anything.
-pub fn next_wait(period: Duration, written: usize) -> Duration {
-    let load = (written as f64 / FLUSH_BUDGET as f64).max(1.0);
-    period.mul_f64(load).min(MAX_FLUSH_WAIT.max(period))
 }
 
 /// `receipt:delivered`: a device of `user` holds every message of `channel` up to `seq`.
@@ -153,106 +143,6 @@ pub async fn of_message(state: &AppState, viewer: Uuid, channel: Uuid, seq: i64)
     Ok(MessageReceipts { channel_id: channel, seq, recipients, delivered_count, read_count, members })
 }
 
-/// Writes the pending delivered watermarks (in `(channel, user)` order; those of large
-/// channels only `with_large`) and announces the moved ones (one `receipt:update` per
-/// channel of at most `receipt_members` members). Returns how many watermarks it wrote. On a
-/// store error the batch is put back for the next flush.
-pub async fn flush(state: &AppState, with_large: bool) -> usize {
-    let mut moves = state.receipts.take(with_large);
-    if moves.is_empty() {
-        return 0;
-    }
-    let written = moves.len();
-    moves.sort_unstable_by_key(|&(channel, user, _)| (channel, user));
-    let moved = match state.store.advance_delivered(&moves).await {
-        Ok(moved) => moved,
-        Err(e) => {
-            tracing::error!(error = %e, count = moves.len(), "delivered receipts not written; retrying");
-            moves.into_iter().for_each(|(c, u, s)| state.receipts.record(c, u, s));
-            return 0;
-        }
-    };
-    // The store answers in the order of the moves, so by channel: consecutive runs group.
-    let mut moved = moved.into_iter().peekable();
-    let (mut known, mut unknown) = (Vec::new(), Vec::new());
-    {
-        let (now, sizes) = (Instant::now(), state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner));
-        while let Some((channel, first)) = moved.next() {
-            let mut receipts = vec![first];
-            while let Some((_, receipt)) = moved.next_if(|&(c, _)| c == channel) {
-                receipts.push(receipt);
-            }
-            match sizes.get(&channel).filter(|(_, until)| *until > now) {
-                Some(&(small, _)) => known.push((channel, small, receipts)),
-                None => unknown.push((channel, receipts)),
-            }
-        }
-    }
-    let mut slice = Slice::default();
-    for (channel, small, receipts) in known {
-        announce(state, small, channel, receipts, &mut slice).await;
-    }
-    if unknown.is_empty() {
-        return written;
-    }
-    let mut read = Vec::with_capacity(unknown.len());
-    for (channel, receipts) in unknown {
-        let small = match state.store.channel(Uuid::nil(), channel).await {
-            Ok(Some(c)) => c.member_count <= state.config.receipt_members,
-            _ => false,
-        };
-        announce(state, small, channel, receipts, &mut slice).await;
-        read.push((channel, small));
-    }
-    let now = Instant::now();
-    let mut sizes = state.receipts.small.lock().unwrap_or_else(PoisonError::into_inner);
-    sizes.retain(|_, (_, until)| *until > now);
-    for (channel, small) in read {
-        let trusted = rand::thread_rng().gen_range(SIZE_MEMORY / 2..=SIZE_MEMORY);
-        sizes.insert(channel, (small, now + trusted));
-    }
-    written
-}
-
-/// `receipt:update`s a flush publishes before it lets the runtime's other tasks run: a flush
-/// can announce in hundreds of channels at once (rooms: ~400 channels, ~2,000 frames, ~10 ms
-/// of writes), and on one core a message arriving meanwhile waited for all of them.
-pub const ANNOUNCE_SLICE: usize = 32;
-
-/// Counts a flush's announcements, to yield after every [`ANNOUNCE_SLICE`].
-#[derive(Default)]
-struct Slice(usize);
-
-/// Publishes `receipts` as one `receipt:update` to `channel` if it is `small`, yielding to
-/// the runtime after every [`ANNOUNCE_SLICE`] publishes.
-async fn announce(state: &AppState, small: bool, channel: Uuid, receipts: Vec<MemberReceipt>, slice: &mut Slice) {
-    if !small {
-        return;
-    }
-    state.hub.publish(channel, &ServerEvent::ReceiptUpdate(ReceiptUpdate { channel_id: channel, receipts }));
-    slice.0 += 1;
-    if slice.0.is_multiple_of(ANNOUNCE_SLICE) {
-        tokio::task::yield_now().await;
-    }
-}
-
-/// Runs [`flush`] every `receipt_flush_ms` (longer after a busy flush, see [`next_wait`]),
-/// with the large channels' watermarks every [`LARGE_CHANNEL_PERIOD`], until the runtime ends.
-pub fn start_flusher(state: AppState) {
-    let period = Duration::from_millis(state.config.receipt_flush_ms.max(10));
-    tokio::spawn(async move {
-        let (mut wait, mut large_written) = (period, Instant::now());
-        loop {
-            tokio::time::sleep(wait).await;
-            let with_large = large_written.elapsed() >= LARGE_CHANNEL_PERIOD;
-            if with_large {
-                large_written = Instant::now();
-            }
-            wait = next_wait(period, flush(&state, with_large).await);
-        }
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,16 +162,5 @@ mod tests {
         assert_eq!(taken, vec![(small, user, 4), (unknown, user, 4)], "a channel of unknown size is written");
         assert_eq!(buffer.take(true), vec![(large, user, 7)], "the large one kept its highest seq");
         assert!(buffer.take(true).is_empty());
-    }
-
-    #[test]
-    fn a_busy_flush_makes_the_next_one_wait_longer() {
-        let period = Duration::from_millis(200);
-        assert_eq!(next_wait(period, 0), period);
-        assert_eq!(next_wait(period, FLUSH_BUDGET), period);
-        assert_eq!(next_wait(period, FLUSH_BUDGET * 3), Duration::from_millis(600));
-        assert_eq!(next_wait(period, FLUSH_BUDGET * 100), MAX_FLUSH_WAIT);
-        let slow = Duration::from_secs(3);
-        assert_eq!(next_wait(slow, FLUSH_BUDGET * 100), slow, "never shorter than configured");
     }
 }
