@@ -49,9 +49,11 @@ type Move = (Uuid, Uuid, i64);
 /// channels only `with_large`) in parts of about [`FLUSH_PART`], pausing between parts for at
 /// most `spread` in all (at most [`PART_GAP`] each; `Duration::ZERO` writes them back to back),
 /// and announces the moved ones (one `receipt:update` per channel of at most
-/// `receipt_members` members). Returns how many watermarks it wrote. On a store error, the
-/// failed part and the ones after it are put back for the next flush.
+/// `receipt_members` members). One flush runs at a time: a second call waits for the first to
+/// finish. Returns how many watermarks it wrote. On a store error, the failed part and the ones
+/// after it are put back for the next flush.
 pub async fn flush(state: &AppState, with_large: bool, spread: Duration) -> usize {
+    let _one_at_a_time = state.receipts.flushing.lock().await;
     let mut moves = state.receipts.take(with_large);
     moves.sort_unstable_by_key(|&(channel, user, _)| (channel, user));
     let parts = parts(&moves);

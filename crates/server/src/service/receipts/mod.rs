@@ -42,6 +42,9 @@ pub struct Buffer {
     /// Channel → (at most `receipt_members` members, until when that is trusted). Only the
     /// flusher uses it; std lock held for the lookups or the inserts of one flush.
     small: Arc<Mutex<HashMap<Uuid, (bool, Instant)>>>,
+    /// Held by a [`flush`] from its take to its last part, so one flush runs at a time: the
+    /// last flush at shutdown waits for the flusher's, whose moves are no longer pending.
+    flushing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// How long the flusher trusts a channel's size before reading it again: a channel crossing
