@@ -28,6 +28,14 @@ impl LatencyRecorder {
         Self { shards: (0..shards.max(1)).map(|_| Mutex::new(latency_histogram())).collect() }
     }
 
+    /// A recorder with one shard per CPU this process may run on (as many as the runtime has
+    /// workers), so a bench pinned to one CPU records into one histogram, which stays in the
+    /// cache: with 16 shards (~150 KiB of counters each) the counter loads were 10% of the
+    /// bench's CPU at 1,000,000 deliveries/s, nearly every one a cache miss.
+    pub fn per_cpu() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
     /// Records one latency of `us` microseconds into the shard chosen by `key` (e.g. the
     /// connection index); values above [`MAX_LATENCY_US`] are clamped.
     pub fn record_us(&self, key: usize, us: u64) {

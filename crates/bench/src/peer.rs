@@ -93,10 +93,10 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Fresh shared state with `shards` latency shards.
-    pub fn new(shards: usize) -> Arc<Self> {
+    /// Fresh shared state recording latencies into `latency`.
+    pub fn new(latency: LatencyRecorder) -> Arc<Self> {
         Arc::new(Self {
-            latency: LatencyRecorder::new(shards),
+            latency,
             delivered: AtomicU64::new(0),
             acks: AtomicU64::new(0),
             errors: AtomicU64::new(0),
@@ -159,9 +159,11 @@ pub async fn receive(
     tokio::pin!(flush);
     let (mut armed, mut next_flush) = (false, Instant::now());
     loop {
+        // The stop is polled last: only when no frame is ready (the runtime's cooperative budget
+        // makes the stream pend now and then even under a flood). Polled first, its check was
+        // ~4% of the bench's CPU at 1,000,000 deliveries/s.
         let frame = tokio::select! {
             biased;
-            _ = &mut cancelled => return out,
             _ = &mut flush, if armed => {
                 armed = false;
                 if let Some(sink) = &receipts {
@@ -177,6 +179,7 @@ pub async fn receive(
                 continue;
             }
             frame = stream.next() => frame,
+            _ = &mut cancelled => return out,
         };
         let text = match frame {
             Some(Ok(Message::Text(text))) => text,

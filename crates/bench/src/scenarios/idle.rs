@@ -9,7 +9,7 @@ use clap::Args;
 use futures_util::StreamExt;
 
 use super::Ctx;
-use crate::metrics::{latency_histogram, round, Percentiles, Report};
+use crate::metrics::{latency_histogram, round, LatencyRecorder, Percentiles, Report};
 use crate::peer::{receive, Shared};
 use crate::proc::{sample, self_cpu, Window};
 use crate::setup;
@@ -53,7 +53,7 @@ pub async fn run(ctx: &Ctx, args: &IdleArgs) -> anyhow::Result<Report> {
     .await?;
     let connect_wall = started.elapsed().as_secs_f64();
 
-    let shared = Shared::new(1);
+    let shared = Shared::new(LatencyRecorder::new(1));
     let mut connect_us = latency_histogram();
     let (mut errors, mut receivers) = (Vec::new(), Vec::new());
     for (i, (took, result)) in attempts.into_iter().enumerate() {

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::clock::{body, now_ns};
-use crate::metrics::{latency_histogram, round, Percentiles, Report};
+use crate::metrics::{latency_histogram, round, LatencyRecorder, Percentiles, Report};
 use crate::net::{head_seq, Ws};
 use crate::peer::{receive, Shared, SharedSink};
 use crate::proc::Window;
@@ -78,7 +78,7 @@ pub struct Summary {
 /// Runs `plan`, adding its results to `report`.
 pub async fn run(plan: Plan, report: &mut Report) -> Summary {
     report.param("receipts", plan.receipts);
-    let shared = Shared::new(16);
+    let shared = Shared::new(LatencyRecorder::per_cpu());
     let mut sinks: Vec<SharedSink> = Vec::with_capacity(plan.conns.len());
     let mut receivers = Vec::with_capacity(plan.conns.len());
     for (i, ((ws, ready), channel)) in plan.conns.into_iter().zip(&plan.tracks).enumerate() {
