@@ -40,8 +40,12 @@ use crate::store::StoreResult;
 
 /// Longest time between a commit and the checkpoint that copies it into the database file.
 pub const INTERVAL: Duration = Duration::from_millis(250);
-/// A log of at least this many frames (4 KiB pages) is started over after its checkpoint.
-pub const RESTART_FRAMES: i64 = 4096;
+/// A log of at least this many frames (4 KiB pages, so 64 MiB) is started over after its
+/// checkpoint. Each restart costs the writer its last pass (a few ms of held sends); at 4,096
+/// frames `persist` restarted about 4 times a second, and this threshold gave 5% more acked
+/// messages/s and an ack p99 of 10.3 instead of 13.0 ms (6 interleaved pairs), for a log of up to
+/// ~140 MB instead of ~90 MB at full load.
+pub const RESTART_FRAMES: i64 = 16384;
 /// This thread hands the last pass to the writer thread once one of its passes copied at most
 /// this many frames (about as many as the writer's pass will find).
 pub const HANDOFF_FRAMES: i64 = 256;

@@ -20,10 +20,11 @@ use crate::store::{NewMessage, StoreResult};
 
 /// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`), the busy
 /// timeout set apart, no checkpoints on commit ([`super::checkpoint`] runs them), and a log
-/// trimmed back to 64 MiB when it starts over after growing past that.
+/// trimmed back to 128 MiB (twice [`checkpoint::RESTART_FRAMES`]) when it starts over after
+/// growing past that.
 const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0; \
-     PRAGMA journal_size_limit = 67108864;";
+     PRAGMA journal_size_limit = 134217728;";
 /// How long a statement waits for another connection's lock (as the pools do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq";
