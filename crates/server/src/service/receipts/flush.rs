@@ -30,12 +30,13 @@ pub fn next_wait(period: Duration, written: usize) -> Duration {
 }
 
 /// Delivered watermarks a flush writes and announces in one go (a part ends at the end of a
-/// channel's moves, so a channel's are written and announced together; below the store's
-/// `DELIVERED_CHUNK`, so a part is one transaction). A larger flush goes in parts
-/// [`PART_GAP`] apart: on one core, the messages arriving meanwhile wait for one part, not for
-/// the whole flush (in rooms, a flush of 2,000 moves and ~2,000 `receipt:update` frames in one
-/// go took 20–57 ms, and messages sent meanwhile arrived up to 30 ms late; with parts of 64,
-/// rooms' p99 fell from 6.2 to 4.5 ms, see docs/benchmarks.md).
+/// channel's moves, so a channel's are written and announced together; half the store's
+/// `DELIVERED_CHUNK`, so a part is one transaction unless one channel brings more). A larger
+/// flush goes in parts [`PART_GAP`] apart: on one core, the messages arriving meanwhile wait
+/// for one part, not for the whole flush (in rooms, a flush of 2,000 moves and ~2,000
+/// `receipt:update` frames in one go took 20–57 ms, and messages sent meanwhile arrived up to
+/// 30 ms late; parts of 128 took rooms' p99 from 6.2 to 4.0 ms, and 64 against 128 gave
+/// 4.5 against 5.3 ms; see docs/benchmarks.md, session 8).
 pub const FLUSH_PART: usize = 64;
 /// Pause between two parts of a flush.
 pub const PART_GAP: Duration = Duration::from_millis(10);
