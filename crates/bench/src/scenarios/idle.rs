@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::ensure;
 use clap::Args;
-use futures_util::StreamExt;
 
 use super::Ctx;
 use crate::metrics::{latency_histogram, round, LatencyRecorder, Percentiles, Report};
@@ -60,8 +59,7 @@ pub async fn run(ctx: &Ctx, args: &IdleArgs) -> anyhow::Result<Report> {
         match result {
             Ok(Ok((ws, _ready))) => {
                 connect_us.saturating_record(took.as_micros() as u64);
-                let (sink, stream) = ws.split();
-                receivers.push((sink, tokio::spawn(receive(stream, Vec::new(), shared.clone(), i, None))));
+                receivers.push(tokio::spawn(receive(ws, None, Vec::new(), shared.clone(), i, false)));
             }
             Ok(Err(e)) => errors.push(format!("{e:#}")),
             Err(_) => errors.push("connect timed out after 10 s".into()),
@@ -89,9 +87,8 @@ pub async fn run(ctx: &Ctx, args: &IdleArgs) -> anyhow::Result<Report> {
 
     shared.stop.cancel();
     let mut closed_early = 0u64;
-    for (sink, task) in receivers {
+    for task in receivers {
         closed_early += u64::from(task.await?.closed.is_some());
-        drop(sink);
     }
     report.result("closed_by_server_during_hold", closed_early);
     Ok(report)

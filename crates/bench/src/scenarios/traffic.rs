@@ -4,20 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use banter_proto::ws::Ready;
-use futures_util::{SinkExt, StreamExt};
-use tokio::sync::Mutex;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::clock::{body, now_ns};
 use crate::metrics::{latency_histogram, round, LatencyRecorder, Percentiles, Report};
 use crate::net::{head_seq, Ws};
-use crate::peer::{receive, Shared, SharedSink};
+use crate::peer::{receive, Shared, OUTGOING_FRAMES};
 use crate::proc::Window;
 use crate::wire::send_frame;
 
@@ -79,15 +76,17 @@ pub struct Summary {
 pub async fn run(plan: Plan, report: &mut Report) -> Summary {
     report.param("receipts", plan.receipts);
     let shared = Shared::new(LatencyRecorder::per_cpu());
-    let mut sinks: Vec<SharedSink> = Vec::with_capacity(plan.conns.len());
+    // One hand-over channel per connection that has senders.
+    let mut outgoing: HashMap<usize, mpsc::Sender<String>> = HashMap::new();
     let mut receivers = Vec::with_capacity(plan.conns.len());
     for (i, ((ws, ready), channel)) in plan.conns.into_iter().zip(&plan.tracks).enumerate() {
-        let (sink, stream) = ws.split();
-        let sink = Arc::new(Mutex::new(sink));
         let tracked = vec![(*channel, head_seq(&ready, *channel))];
-        let receipts = plan.receipts.then(|| sink.clone());
-        sinks.push(sink);
-        receivers.push(tokio::spawn(receive(stream, tracked, shared.clone(), i, receipts)));
+        let rx = plan.senders.iter().any(|s| s.conn == i).then(|| {
+            let (tx, rx) = mpsc::channel(OUTGOING_FRAMES);
+            outgoing.insert(i, tx);
+            rx
+        });
+        receivers.push(tokio::spawn(receive(ws, rx, tracked, shared.clone(), i, plan.receipts)));
     }
     let window = Window::start(plan.server_pid);
     let start = Instant::now() + Duration::from_millis(20);
@@ -95,11 +94,12 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
     let end = start + plan.seconds;
     let mut senders = Vec::with_capacity(plan.senders.len());
     for (n, s) in plan.senders.iter().enumerate() {
-        let sink = sinks[s.conn].clone();
+        let tx = outgoing[&s.conn].clone();
         let key = format!("{}-{n}", plan.key_prefix);
         let audience = plan.audience.get(&s.channel).copied().unwrap_or(0);
-        senders.push(tokio::spawn(send_loop(sink, s.clone(), start, end, plan.body_bytes, key, audience)));
+        senders.push(tokio::spawn(send_loop(tx, s.clone(), start, end, plan.body_bytes, key, audience)));
     }
+    drop(outgoing);
     let (mut sent, mut expected, mut send_errors) = (0, 0, 0);
     let mut lag = latency_histogram();
     for task in senders {
@@ -126,7 +126,6 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
             *closed.entry(code).or_default() += 1;
         }
     }
-    drop(sinks);
     let latency = Percentiles::of(&shared.latency.merged());
     let span_s = (last_ns.saturating_sub(start_ns)) as f64 / 1e9;
     let lost = expected.saturating_sub(delivered);
@@ -168,7 +167,7 @@ struct SendOutcome {
 /// Sends on schedule `start + phase + k * interval` until `end`; each body carries the actual
 /// send instant, and the lateness against the schedule is recorded separately.
 async fn send_loop(
-    sink: SharedSink,
+    tx: mpsc::Sender<String>,
     plan: SenderPlan,
     start: Instant,
     end: Instant,
@@ -184,7 +183,7 @@ async fn send_loop(
         let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
         lag.saturating_record(late_us.max(1));
         let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), format!("{key}-{sent}"));
-        if sink.lock().await.send(Message::text(frame)).await.is_err() {
+        if tx.send(frame).await.is_err() {
             errors += 1;
             break;
         }
