@@ -46,6 +46,10 @@ pub const INTERVAL: Duration = Duration::from_millis(250);
 /// messages/s and an ack p99 of 10.3 instead of 13.0 ms (6 interleaved pairs), for a log of up to
 /// ~140 MB instead of ~90 MB at full load.
 pub const RESTART_FRAMES: i64 = 16384;
+/// `journal_size_limit` of the writer's connection, in bytes: a log that grew past twice the
+/// restart size (say while a long read kept it from starting over) is trimmed back to this
+/// when it starts over (4 KiB pages: 128 MiB).
+pub const LOG_LIMIT_BYTES: i64 = 2 * RESTART_FRAMES * 4096;
 /// This thread hands the last pass to the writer thread once one of its passes copied at most
 /// this many frames (about as many as the writer's pass will find).
 pub const HANDOFF_FRAMES: i64 = 256;

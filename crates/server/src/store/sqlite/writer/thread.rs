@@ -19,12 +19,10 @@ use crate::store::sqlite::read::message_row;
 use crate::store::{NewMessage, StoreResult};
 
 /// The PRAGMAs the store's pools set on each connection (see `SqliteStore::connect`), the busy
-/// timeout set apart, no checkpoints on commit ([`super::checkpoint`] runs them), and a log
-/// trimmed back to 128 MiB (twice [`checkpoint::RESTART_FRAMES`]) when it starts over after
-/// growing past that.
+/// timeout set apart, and no checkpoints on commit ([`super::checkpoint`] runs them; the log's
+/// size limit, [`checkpoint::LOG_LIMIT_BYTES`], is set next to them).
 const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0; \
-     PRAGMA journal_size_limit = 134217728;";
+     PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0;";
 /// How long a statement waits for another connection's lock (as the pools do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq";
@@ -52,6 +50,7 @@ pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
     let connection = Connection::open_with_flags(path, flags).map_err(to_sqlx)?;
     connection.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
     connection.execute_batch(PRAGMAS).map_err(to_sqlx)?;
+    connection.pragma_update(None, "journal_size_limit", checkpoint::LOG_LIMIT_BYTES).map_err(to_sqlx)?;
     let original = format!("{MESSAGE_SELECT} WHERE m.sender_id = ? AND m.client_id = ?");
     let checkpoints = checkpoint::start(path)?;
     let committer = Committer { connection, original, checkpoints };
