@@ -2,14 +2,16 @@
 //! loopback only (127.0.0.0/8). Every run is bounded in time and stops by itself.
 //!
 //! REST setup (users, channels) goes through the SDK's [`banter_client::Client`]; WebSocket
-//! sessions use raw `tokio-tungstenite` over sockets this crate dials itself (optionally from
-//! several source addresses), so the tool's own cost per frame stays small: `message:receive`
-//! frames are scanned for the three fields the accounting needs instead of fully decoded, and
-//! every other frame is decoded with the SDK's typed decoder.
+//! sessions are the bench's own lean client ([`conn`]) over sockets this crate dials itself
+//! (optionally from several source addresses), so the tool's own cost per frame stays small:
+//! frames are taken straight out of one read buffer, `message:receive` frames are scanned for
+//! the three fields the accounting needs instead of fully decoded, and every other frame is
+//! decoded with the SDK's typed decoder.
 //!
 //! # Layout
 //! - [`opts`]: flags common to every scenario ([`Common`]).
 //! - [`clock`]: the bench's monotonic epoch and the timestamped message body.
+//! - [`conn`]: the WebSocket session: upgrade, frames read out of one buffer, masked writes.
 //! - [`wire`]: encoding `message:send`, the fast `message:receive` scan, typed decode of the rest.
 //! - [`net`]: [`Dialer`]: source-address round robin, raw WebSocket connect, `ready`.
 //! - [`setup`]: users (registered concurrently, or logged in when they exist) and channels.
@@ -22,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod conn;
 pub mod hiccup;
 pub mod metrics;
 pub mod net;

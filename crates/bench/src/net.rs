@@ -1,5 +1,5 @@
-//! Dialing the gateway: loopback-only target, source-address round robin, raw
-//! `tokio-tungstenite` over a [`TcpSocket`] we bind ourselves, and the `ready` frame.
+//! Dialing the gateway: loopback-only target, source-address round robin, the bench's own
+//! WebSocket session ([`Conn`]) over a [`TcpSocket`] we bind ourselves, and the `ready` frame.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,20 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{anyhow, bail, Context};
 use banter_client::url::{normalize_base, ws_request};
 use banter_proto::ws::{Ready, ServerEvent};
-use futures_util::StreamExt;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
+use crate::conn::{Conn, Frame};
 use crate::wire::{classify, Incoming};
 
-/// A raw WebSocket session over plain TCP.
-pub type Ws = WebSocketStream<TcpStream>;
-
-/// Read buffer per bench connection, in bytes: chat frames are small, and tungstenite's
-/// default (128 KiB) would cost 1.3 GiB at 10k connections.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// A WebSocket session to the server (see [`crate::conn`]).
+pub type Ws = Conn;
 
 /// Opens WebSocket sessions to one loopback server, spreading client sockets over source
 /// addresses `127.0.0.1 ..= 127.0.0.N`.
@@ -75,27 +68,31 @@ impl Dialer {
         Ok(stream)
     }
 
-    /// Opens `/api/ws` with bearer `token` and reads the `ready` frame.
+    /// Opens `/api/ws` with bearer `token` and reads the `ready` frame; the session then holds
+    /// no read buffer until it is read again (an idle connection costs the bench no buffer).
     pub async fn connect(&self, token: &str) -> anyhow::Result<(Ws, Ready)> {
         let tcp = self.tcp().await.context("tcp connect")?;
         let request = ws_request(&self.base_url, token)?;
-        let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES).write_buffer_size(0);
-        let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(config))
-            .await
-            .context("websocket upgrade")?;
+        let mut ws = Conn::upgrade(tcp, &request).await.context("websocket upgrade")?;
         loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(text))) => match classify(&text) {
-                    Incoming::Event(_, event) => match *event {
-                        ServerEvent::Ready(ready) => return Ok((ws, *ready)),
+            while let Some(frame) = ws.next_frame().context("reading ready")? {
+                match frame {
+                    Frame::Text(text) => match classify(text) {
+                        Incoming::Event(_, event) => match *event {
+                            ServerEvent::Ready(ready) => {
+                                ws.release_idle_buffer();
+                                return Ok((ws, *ready));
+                            }
+                            other => bail!("expected ready first, got {other:?}"),
+                        },
                         other => bail!("expected ready first, got {other:?}"),
                     },
-                    other => bail!("expected ready first, got {other:?}"),
-                },
-                Some(Ok(Message::Close(frame))) => bail!("closed before ready: {frame:?}"),
-                Some(Ok(_)) => continue,
-                Some(Err(e)) => return Err(e).context("reading ready"),
-                None => bail!("stream ended before ready"),
+                    Frame::Close(code) => bail!("closed before ready: {code:?}"),
+                    _ => continue,
+                }
+            }
+            if ws.read().await.context("reading ready")? == 0 {
+                bail!("stream ended before ready");
             }
         }
     }

@@ -1,22 +1,23 @@
 //! One bench connection's task: it alone owns the socket, reads frames until told to stop,
 //! accounts deliveries by (channel, seq), records end-to-end latency and counts acks, and
-//! writes the connection's outgoing frames (its sender's messages, its receipts). One owner
-//! means no lock around the socket: with the stream split, locking its halves on every poll
-//! was ~8% of the bench's CPU at 1,000,000 deliveries/s.
+//! writes the connection's outgoing frames (its sender's messages, its receipts, pongs). One
+//! owner means no lock around the socket: with the stream split, locking its halves on every
+//! poll was ~8% of the bench's CPU at 1,000,000 deliveries/s. Each read is handled whole: every
+//! complete frame it brought is taken out of the buffer ([`crate::conn`]) and accounted with
+//! one clock reading, taken when the read returned.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use banter_proto::ws::ServerEvent;
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::clock::{now_ns, ns_to_us_ceil};
+use crate::conn::Frame;
 use crate::metrics::LatencyRecorder;
 use crate::net::Ws;
 use crate::wire::{classify, receipt_frame, Incoming};
@@ -135,7 +136,7 @@ impl Outcome {
 /// arrives on `outgoing` (when the connection has senders; a failed write ends the task, and
 /// its senders see the closed channel). Deliveries in `tracked` channels (`(channel, head_seq
 /// at start)`) are deduplicated by seq; fresh ones carrying a stamp record their latency under
-/// shard `key`.
+/// shard `key`, measured to the end of the read that brought them. Pings are answered.
 ///
 /// With `receipts`, the highest seq received per tracked channel is reported as
 /// `receipt:delivered` the way a client does: coalesced, at most once per
@@ -148,15 +149,20 @@ pub async fn receive(
     key: usize,
     receipts: bool,
 ) -> Outcome {
-    // Per tracked channel: highest seq received, highest seq reported.
-    let mut marks: Vec<(i64, i64)> = tracked.iter().map(|&(_, base)| (base, base)).collect();
-    let mut out = Outcome {
-        tracked: tracked.into_iter().map(|(c, base)| (c, SeqTracker::new(base))).collect(),
-        ..Outcome::default()
+    let mut acc = Accounts {
+        marks: tracked.iter().map(|&(_, base)| (base, base)).collect(),
+        out: Outcome {
+            tracked: tracked.into_iter().map(|(c, base)| (c, SeqTracker::new(base))).collect(),
+            ..Outcome::default()
+        },
+        shared,
+        key,
+        receipts,
+        due: false,
     };
     // One registration for the whole loop: a fresh `cancelled()` per frame cost ~5% of the
     // bench's CPU in a profile.
-    let stop = shared.stop.clone();
+    let stop = acc.shared.stop.clone();
     let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
     // The pending receipt flush (one timer for the whole loop, armed only while pending).
@@ -165,23 +171,23 @@ pub async fn receive(
     let (mut armed, mut next_flush) = (false, Instant::now());
     loop {
         // The stop is polled last: only when no frame is ready (the runtime's cooperative budget
-        // makes the stream pend now and then even under a flood). Polled first, its check was
+        // makes the socket pend now and then even under a flood). Polled first, its check was
         // ~4% of the bench's CPU at 1,000,000 deliveries/s.
-        let frame = tokio::select! {
+        let read = tokio::select! {
             biased;
             _ = &mut flush, if armed => {
                 armed = false;
                 next_flush = Instant::now() + RECEIPT_INTERVAL;
-                flush_receipts(&mut ws, &out.tracked, &mut marks, &shared).await;
+                flush_receipts(&mut ws, &acc.out.tracked, &mut acc.marks, &acc.shared).await;
                 continue;
             }
-            frame = ws.next() => frame,
+            read = ws.read() => read,
             text = async { outgoing.as_mut()?.recv().await }, if outgoing.is_some() => {
                 match text {
                     Some(text) => {
-                        if ws.send(Message::text(text)).await.is_err() {
-                            out.closed = Some(1006);
-                            return out;
+                        if ws.send_text(&text).await.is_err() {
+                            acc.out.closed = Some(1006);
+                            return acc.out;
                         }
                     }
                     // Every sender is done.
@@ -189,53 +195,87 @@ pub async fn receive(
                 }
                 continue;
             }
-            _ = &mut cancelled => return out,
+            _ = &mut cancelled => return acc.out,
         };
-        let text = match frame {
-            Some(Ok(Message::Text(text))) => text,
-            Some(Ok(Message::Close(frame))) => {
-                out.closed = Some(frame.map_or(1005, |f| u16::from(f.code)));
-                return out;
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => {
-                out.closed = Some(1006);
-                return out;
-            }
-        };
-        match classify(&text) {
-            Incoming::Delivery(d) => {
-                let Some(i) = out.tracked.iter().position(|(c, _)| *c == d.channel) else { continue };
-                let tracker = &mut out.tracked[i].1;
-                if receipts && d.seq > marks[i].0 {
-                    marks[i].0 = d.seq;
-                    if !armed {
-                        // Due now when the last flush is old enough; the timer fires at once.
-                        flush.as_mut().reset(next_flush.max(Instant::now()));
-                        armed = true;
-                    }
+        if !matches!(read, Ok(n) if n > 0) {
+            acc.out.closed = Some(1006);
+            return acc.out;
+        }
+        let now = now_ns();
+        let mut pong = None;
+        loop {
+            match ws.next_frame() {
+                Ok(Some(Frame::Text(text))) => acc.text(text, now),
+                Ok(Some(Frame::Ping(payload))) => pong = Some(payload.to_vec()),
+                Ok(Some(Frame::Close(code))) => {
+                    acc.out.closed = Some(code.unwrap_or(1005));
+                    return acc.out;
                 }
-                if tracker.record(d.seq) == Seen::Fresh {
-                    let now = now_ns();
-                    out.last_delivery_ns = now;
-                    shared.delivered.fetch_add(1, Ordering::Relaxed);
+                Ok(Some(Frame::Binary(_) | Frame::Pong)) => {}
+                Ok(None) => break,
+                // A frame the server must not send.
+                Err(_) => {
+                    acc.out.closed = Some(1002);
+                    return acc.out;
+                }
+            }
+        }
+        if let Some(payload) = pong {
+            if ws.send_pong(&payload).await.is_err() {
+                acc.out.closed = Some(1006);
+                return acc.out;
+            }
+        }
+        if std::mem::take(&mut acc.due) && !armed {
+            // Due now when the last flush is old enough; the timer fires at once.
+            flush.as_mut().reset(next_flush.max(Instant::now()));
+            armed = true;
+        }
+    }
+}
+
+/// One receiver's accounting, fed one text frame at a time.
+struct Accounts {
+    /// Per tracked channel: highest seq received, highest seq reported.
+    marks: Vec<(i64, i64)>,
+    out: Outcome,
+    shared: Arc<Shared>,
+    key: usize,
+    receipts: bool,
+    /// A receipt became due with the frames of this read.
+    due: bool,
+}
+
+impl Accounts {
+    /// Accounts one text frame that arrived by `now` (ns since the bench epoch).
+    fn text(&mut self, text: &[u8], now: u64) {
+        match classify(text) {
+            Incoming::Delivery(d) => {
+                let Some(i) = self.out.tracked.iter().position(|(c, _)| *c == d.channel) else { return };
+                if self.receipts && d.seq > self.marks[i].0 {
+                    self.marks[i].0 = d.seq;
+                    self.due = true;
+                }
+                if self.out.tracked[i].1.record(d.seq) == Seen::Fresh {
+                    self.out.last_delivery_ns = now;
+                    self.shared.delivered.fetch_add(1, Ordering::Relaxed);
                     if let Some(sent) = d.sent_ns {
-                        shared.latency.record_us(key, ns_to_us_ceil(now.saturating_sub(sent)));
+                        self.shared.latency.record_us(self.key, ns_to_us_ceil(now.saturating_sub(sent)));
                     }
                 }
             }
             Incoming::Event(_, event) => match *event {
                 ServerEvent::Ack(_) => {
-                    shared.acks.fetch_add(1, Ordering::Relaxed);
+                    self.shared.acks.fetch_add(1, Ordering::Relaxed);
                 }
                 ServerEvent::Error(_) => {
-                    shared.errors.fetch_add(1, Ordering::Relaxed);
+                    self.shared.errors.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {}
             },
             Incoming::Unknown => {}
             Incoming::Malformed(_) => {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
+                self.shared.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -248,7 +288,7 @@ async fn flush_receipts(ws: &mut Ws, tracked: &[(Uuid, SeqTracker)], marks: &mut
     for ((channel, _), (seen, reported)) in tracked.iter().zip(marks.iter_mut()) {
         if *seen > *reported {
             *reported = *seen;
-            if ws.send(Message::text(receipt_frame(*channel, *seen))).await.is_err() {
+            if ws.send_text(&receipt_frame(*channel, *seen)).await.is_err() {
                 return;
             }
             shared.receipts.fetch_add(1, Ordering::Relaxed);

@@ -15,7 +15,7 @@ use banter_proto::ws::{self, ClientEvent, MessageSend, ReceiptRequest, ServerEve
 use memchr::memmem::Finder;
 use uuid::Uuid;
 
-use crate::clock::parse_body;
+use crate::clock::{leading_number, parse_body, parse_body_bytes};
 
 /// What the bench needs from one `message:receive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +56,15 @@ pub fn receipt_frame(channel: Uuid, seq: i64) -> String {
     ws::encode(None, &ClientEvent::ReceiptDelivered(ReceiptRequest { channel_id: channel, seq }))
 }
 
-/// Classifies a server text frame: the fast scan for `message:receive`, the typed decoder
-/// otherwise.
-pub fn classify(text: &str) -> Incoming {
+/// Classifies a server text frame's payload: the fast scan for `message:receive`, the typed
+/// decoder otherwise (which checks the payload is UTF-8: `Malformed` if not).
+pub fn classify(text: &[u8]) -> Incoming {
     if let Some(delivery) = scan_receive(text) {
         return Incoming::Delivery(delivery);
     }
+    let Ok(text) = std::str::from_utf8(text) else {
+        return Incoming::Malformed("a text frame that is not UTF-8".into());
+    };
     match decode_server_frame(text) {
         Ok(Some((_, ServerEvent::MessageReceive(m)))) => {
             Incoming::Delivery(Delivery { channel: m.channel_id, seq: m.seq, sent_ns: parse_body(&m.body) })
@@ -73,21 +76,20 @@ pub fn classify(text: &str) -> Incoming {
 }
 
 /// How every `message:receive` frame the server encodes begins (no request id, then the type).
-const RECEIVE_PREFIX: &str = r#"{"type":"message:receive","data":{"#;
+const RECEIVE_PREFIX: &[u8] = br#"{"type":"message:receive","data":{"#;
 
 /// Reads `channel_id`, `seq` and the body stamp from a `message:receive` frame without
 /// decoding the rest; `None` when the frame is not one in the expected shape. The keys are
 /// searched in the order `Message` serializes them, so a display name cannot shadow them (its
 /// quotes would be escaped anyway).
-pub fn scan_receive(text: &str) -> Option<Delivery> {
+pub fn scan_receive(text: &[u8]) -> Option<Delivery> {
     let rest = text.strip_prefix(RECEIVE_PREFIX)?;
     let rest = after(rest, &CHANNEL_KEY)?;
-    let channel = Uuid::try_parse(rest.get(..36)?).ok()?;
+    let channel = Uuid::try_parse_ascii(rest.get(..36)?).ok()?;
     let rest = after(rest, &SEQ_KEY)?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let seq = rest[..digits].parse().ok()?;
-    let sent_ns = after(rest, &BODY_KEY).and_then(parse_body);
-    Some(Delivery { channel, seq, sent_ns })
+    let (seq, _) = leading_number(rest)?;
+    let sent_ns = after(rest, &BODY_KEY).and_then(parse_body_bytes);
+    Some(Delivery { channel, seq: i64::try_from(seq).ok()?, sent_ns })
 }
 
 /// Searchers for the keys [`scan_receive`] reads, built once (a profile showed building a
@@ -96,10 +98,9 @@ static CHANNEL_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#"
 static SEQ_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""seq":"#));
 static BODY_KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(r#""body":""#));
 
-/// The text after the first occurrence of `key` in `text`.
-fn after<'a>(text: &'a str, key: &Finder<'_>) -> Option<&'a str> {
-    // The keys are ASCII and start with `"`, so the cut is on a char boundary.
-    key.find(text.as_bytes()).map(|at| &text[at + key.needle().len()..])
+/// The bytes after the first occurrence of `key` in `text`.
+fn after<'a>(text: &'a [u8], key: &Finder<'_>) -> Option<&'a [u8]> {
+    key.find(text).map(|at| &text[at + key.needle().len()..])
 }
 
 #[cfg(test)]
@@ -142,15 +143,15 @@ mod tests {
         let m = message(r#"x","seq":9,"body":"t=1;"#, body(987_654_321, 64));
         let text = ws::encode(None, &ServerEvent::MessageReceive(m.clone()));
         let expected = Delivery { channel: m.channel_id, seq: 1234, sent_ns: Some(987_654_321) };
-        assert_eq!(scan_receive(&text), Some(expected));
-        assert!(matches!(classify(&text), Incoming::Delivery(d) if d == expected));
+        assert_eq!(scan_receive(text.as_bytes()), Some(expected));
+        assert!(matches!(classify(text.as_bytes()), Incoming::Delivery(d) if d == expected));
     }
 
     #[test]
     fn other_frames_use_the_typed_decoder() {
         let m = message("Ana", "hello".into());
         let foreign = ws::encode(None, &ServerEvent::MessageReceive(m.clone()));
-        assert!(matches!(classify(&foreign), Incoming::Delivery(Delivery { sent_ns: None, seq: 1234, .. })));
+        assert!(matches!(classify(foreign.as_bytes()), Incoming::Delivery(Delivery { sent_ns: None, seq: 1234, .. })));
         let ack = ServerEvent::Ack(Ack {
             message_id: m.id,
             channel_id: m.channel_id,
@@ -159,13 +160,14 @@ mod tests {
             created_at: m.created_at,
         });
         let text = ws::encode(Some("s3"), &ack);
-        assert!(scan_receive(&text).is_none());
-        match classify(&text) {
+        assert!(scan_receive(text.as_bytes()).is_none());
+        match classify(text.as_bytes()) {
             Incoming::Event(Some(id), event) => assert_eq!((id.as_str(), *event), ("s3", ack)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(classify(r#"{"type":"future:event","data":{}}"#), Incoming::Unknown));
-        assert!(matches!(classify("nope"), Incoming::Malformed(_)));
+        assert!(matches!(classify(br#"{"type":"future:event","data":{}}"#), Incoming::Unknown));
+        assert!(matches!(classify(b"nope"), Incoming::Malformed(_)));
+        assert!(matches!(classify(b"{\"type\":\"ack\",\xff}"), Incoming::Malformed(_)), "not UTF-8");
     }
 
     #[test]

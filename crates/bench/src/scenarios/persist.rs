@@ -8,13 +8,12 @@ use anyhow::{bail, ensure};
 use banter_client::proto::ws::ServerEvent;
 use banter_client::proto::ChannelKind;
 use clap::Args;
-use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use super::Ctx;
 use crate::clock::{body, now_ns};
+use crate::conn::Frame;
 use crate::metrics::{latency_histogram, round, Percentiles, Report};
 use crate::net::Ws;
 use crate::proc::Window;
@@ -94,7 +93,7 @@ async fn closed_loop(mut ws: Ws, channel: Uuid, end: Instant, body_bytes: usize,
         let id = format!("p{}", out.acked);
         let sent = now_ns();
         let frame = send_frame(&id, channel, body(sent, body_bytes), format!("{key}-{}", out.acked));
-        let result = match ws.send(Message::text(frame)).await {
+        let result = match ws.send_text(&frame).await {
             Ok(()) => tokio::time::timeout(ACK_TIMEOUT, wait_ack(&mut ws, &id))
                 .await
                 .unwrap_or_else(|_| bail!("no ack within {ACK_TIMEOUT:?}")),
@@ -110,17 +109,32 @@ async fn closed_loop(mut ws: Ws, channel: Uuid, end: Instant, body_bytes: usize,
     out
 }
 
-/// Reads frames until the `ack` echoing `id`; an `error` for it or a close is an error.
+/// Reads frames until the `ack` echoing `id` (answering pings); an `error` for it or a close is
+/// an error. Frames after the ack stay buffered for the next call.
 async fn wait_ack(ws: &mut Ws, id: &str) -> anyhow::Result<()> {
-    while let Some(frame) = ws.next().await {
-        let Message::Text(text) = frame? else { continue };
-        if let Incoming::Event(Some(got), event) = classify(&text) {
-            match *event {
-                ServerEvent::Ack(_) if got == id => return Ok(()),
-                ServerEvent::Error(e) if got == id => bail!("error {}: {}", e.code, e.message),
-                _ => {}
+    loop {
+        let mut pong = None;
+        while let Some(frame) = ws.next_frame()? {
+            match frame {
+                Frame::Text(text) => {
+                    if let Incoming::Event(Some(got), event) = classify(text) {
+                        match *event {
+                            ServerEvent::Ack(_) if got == id => return Ok(()),
+                            ServerEvent::Error(e) if got == id => bail!("error {}: {}", e.code, e.message),
+                            _ => {}
+                        }
+                    }
+                }
+                Frame::Ping(payload) => pong = Some(payload.to_vec()),
+                Frame::Close(code) => bail!("connection closed while waiting for an ack ({code:?})"),
+                Frame::Binary(_) | Frame::Pong => {}
             }
         }
+        if let Some(payload) = pong {
+            ws.send_pong(&payload).await?;
+        }
+        if ws.read().await? == 0 {
+            bail!("connection closed while waiting for an ack");
+        }
     }
-    bail!("connection closed while waiting for an ack")
 }
