@@ -70,6 +70,14 @@ const FANOUT_SLOTS: usize = 1024;
 /// Longest a channel flush waits (see [`FanoutPace::flush_delay`]).
 pub const MAX_FLUSH_DELAY: Duration = Duration::from_millis(10);
 
+/// A channel's fan-outs count as back to back when one starts less than this many times its
+/// last direct fan-out's duration after the previous one ended (and less than [`WRITE_PACE`]):
+/// then the channel's writes fill at least a fifth of the time, and sharing them pays. A
+/// channel of 1,000 (a few ms per fan-out) is measured against [`WRITE_PACE`] as before; a room
+/// of five (~20 µs) against ~80 µs, so two messages close together in a small room are both
+/// written at once instead of the second waiting [`WRITE_PACE`] for a flush.
+const BACK_TO_BACK: u64 = 4;
+
 /// When each channel's last fan-out ended and how long its writes took, so a channel whose
 /// broadcasts run back to back is delivered by a channel flush (see [`super::flush`]: what
 /// piles up per socket meanwhile shares one `send`) instead of directly (one `send` per frame).
@@ -101,10 +109,18 @@ impl FanoutPace {
     }
 
     /// Whether a fan-out to `channel` starting now may write directly: its previous one ended
-    /// at least [`WRITE_PACE`] ago.
+    /// at least the channel's gap ago ([`BACK_TO_BACK`] times its last direct fan-out's
+    /// duration, at most [`WRITE_PACE`]).
     pub fn direct(&self, channel: Uuid) -> bool {
-        let since = mono_us().saturating_sub(self.ended_us[Self::index(channel)].load(Ordering::Relaxed));
-        since >= WRITE_PACE.as_micros() as u64
+        let i = Self::index(channel);
+        let since = mono_us().saturating_sub(self.ended_us[i].load(Ordering::Relaxed));
+        since >= self.gap_us(i)
+    }
+
+    /// The channel in slot `i`'s gap between fan-outs below which they count as back to back,
+    /// µs (see [`BACK_TO_BACK`]).
+    fn gap_us(&self, i: usize) -> u64 {
+        (u64::from(self.took_us[i].load(Ordering::Relaxed)) * BACK_TO_BACK).min(WRITE_PACE.as_micros() as u64)
     }
 
     /// Records that a fan-out to `channel` ended now; `took` is how long it took, for a
@@ -129,14 +145,15 @@ impl FanoutPace {
         self.piling[Self::index(channel)].load(Ordering::Relaxed)
     }
 
-    /// How long a channel flush of `channel` waits: [`WRITE_PACE`], unless its last flush
-    /// found frames piling up; then as long as its last direct fan-out took (a channel of 1,000
-    /// takes a few ms), so that a busy channel's frames share writes, at least [`WRITE_PACE`],
-    /// at most [`MAX_FLUSH_DELAY`].
+    /// How long a channel flush of `channel` waits: the channel's gap between fan-outs (see
+    /// [`FanoutPace::direct`]: [`WRITE_PACE`] for a large channel, less for a small one),
+    /// unless its last flush found frames piling up; then as long as its last direct fan-out
+    /// took (a channel of 1,000 takes a few ms), so that a busy channel's frames share writes,
+    /// at least [`WRITE_PACE`], at most [`MAX_FLUSH_DELAY`].
     pub fn flush_delay(&self, channel: Uuid) -> Duration {
         let i = Self::index(channel);
         if !self.piling[i].load(Ordering::Relaxed) {
-            return WRITE_PACE;
+            return Duration::from_micros(self.gap_us(i));
         }
         let took = Duration::from_micros(self.took_us[i].load(Ordering::Relaxed).into());
         took.clamp(WRITE_PACE, MAX_FLUSH_DELAY)
@@ -220,7 +237,8 @@ mod tests {
         let fanouts = FanoutPace::default();
         let (busy, quiet) = (Uuid::now_v7(), Uuid::now_v7());
         assert!(fanouts.direct(busy));
-        fanouts.ended(busy, None);
+        // A large channel: its gap is the pace.
+        fanouts.ended(busy, Some(Duration::from_millis(1)));
         assert!(!fanouts.direct(busy));
         assert!(FanoutPace::index(busy) == FanoutPace::index(quiet) || fanouts.direct(quiet));
         std::thread::sleep(WRITE_PACE);
@@ -228,10 +246,23 @@ mod tests {
     }
 
     #[test]
+    fn a_small_channel_counts_as_back_to_back_only_within_a_few_of_its_fan_outs() {
+        let fanouts = FanoutPace::default();
+        let (room, large) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        fanouts.ended(room, Some(Duration::from_micros(20)));
+        fanouts.ended(large, Some(Duration::from_millis(5)));
+        assert_eq!(fanouts.gap_us(FanoutPace::index(room)), 80, "four fan-outs of 20 µs");
+        assert_eq!(fanouts.gap_us(FanoutPace::index(large)), WRITE_PACE.as_micros() as u64, "at most the pace");
+        assert_eq!(fanouts.flush_delay(room), Duration::from_micros(80), "a queued room waits its gap, not the pace");
+        std::thread::sleep(Duration::from_micros(200));
+        assert!(fanouts.direct(room), "200 µs after its last fan-out a room writes directly again");
+    }
+
+    #[test]
     fn a_channel_whose_writes_take_long_waits_longer_for_its_flush() {
         let fanouts = FanoutPace::default();
         let (small, large, huge) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        assert_eq!(fanouts.flush_delay(small), WRITE_PACE, "never written: the pace");
+        assert_eq!(fanouts.flush_delay(small), Duration::ZERO, "never written directly: no gap");
         for channel in [small, large, huge] {
             fanouts.flushed(channel, true);
         }
