@@ -29,7 +29,8 @@ pub struct SendInput {
 
 /// Commits a message, then broadcasts `message:receive` to the channel's subscribers (from the
 /// store's commit hook, so broadcasts keep `seq` order). A resend of a `client_id` this sender
-/// used returns the original and broadcasts nothing. The commit and broadcast run in their own
+/// used returns the original (with its mentions and reactions, as history shows it to the
+/// sender) and broadcasts nothing. The commit and broadcast run in their own
 /// task, so a caller that goes away (a dropped HTTP request) cannot leave a committed message
 /// unannounced. The sender's typing state in the channel ends. Returns the message and
 /// whether it is new. Errors: `invalid_body`, `invalid_client_id`, `not_found`,
@@ -68,6 +69,13 @@ pub async fn send(state: &AppState, sender: &User, input: SendInput) -> Result<(
         store.insert_message(new, announce).await
     });
     match commit.await?? {
+        Some((mut original, false)) => {
+            // A resend: the original as history shows it to the sender, with its mentions and
+            // reactions (the store reads back only the message's row).
+            super::reactions::attach(state, original.channel_id, sender.id, std::slice::from_mut(&mut original))
+                .await?;
+            Ok((original, false))
+        }
         Some(inserted) => Ok(inserted),
         None => Err(member_view(state, sender.id, input.channel_id).await.err().unwrap_or_else(AppError::not_a_member)),
     }

@@ -42,6 +42,31 @@ async fn rest_resend_returns_the_original_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn a_resend_returns_the_original_with_its_mentions_and_reactions() {
+    let app = TestApp::spawn().await;
+    let (ana, bob) = (app.register("ana").await, app.register("bob").await);
+    let general = general_id(&ana).await;
+    let req = SendMessageRequest {
+        channel_id: general,
+        body: "hey @bob".into(),
+        client_id: "c-mention".into(),
+        reply_to: None,
+    };
+    let (first, replayed) = within("send", ana.client.send_message(&req)).await.unwrap();
+    assert!(!replayed);
+    assert_eq!(first.mentions, vec![bob.id()]);
+    within("react", bob.client.react(general, first.id, "🎉", true)).await.unwrap();
+
+    let (again, replayed) = within("resend", ana.client.send_message(&req)).await.unwrap();
+    assert!(replayed);
+    // As history shows it to the sender: what the live events carried, and what came since.
+    let page = within("history", ana.client.messages(general, Page::latest(1))).await.unwrap();
+    assert_eq!(again, page.messages[0]);
+    assert_eq!(again.mentions, vec![bob.id()]);
+    assert_eq!(again.reactions.len(), 1, "{:?}", again.reactions);
+}
+
+#[tokio::test]
 async fn websocket_resend_is_acked_the_same_and_broadcast_once() {
     let app = TestApp::spawn().await;
     let ana = app.register("ana").await;
