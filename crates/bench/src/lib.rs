@@ -15,7 +15,8 @@
 //! - [`wire`]: encoding `message:send`, the fast `message:receive` scan, typed decode of the rest.
 //! - [`net`]: [`Dialer`]: source-address round robin, raw WebSocket connect, `ready`.
 //! - [`setup`]: users (registered concurrently, or logged in when they exist) and channels.
-//! - [`peer`]: per-connection receive loop with (channel, seq) loss/duplicate accounting.
+//! - [`peer`]: per-connection receive loop: deliveries, latency, acks, receipts.
+//! - [`seq`]: (channel, seq) loss/duplicate accounting ([`seq::SeqTracker`]).
 //! - [`metrics`]: latency histograms, percentiles, the [`Report`] (table + JSON line).
 //! - [`proc`]: `/proc` sampling of the server (RSS, CPU), the bench's own CPU, `RLIMIT_NOFILE`.
 //! - [`hiccup`]: a jHiccup-style meter of the bench CPU's stalls (a thread sleeping 1 ms).
@@ -32,6 +33,7 @@ pub mod opts;
 pub mod peer;
 pub mod proc;
 pub mod scenarios;
+pub mod seq;
 pub mod setup;
 pub mod wire;
 
