@@ -103,8 +103,13 @@ impl Conn {
 
     /// Waits for the socket to be readable and reads what it holds into the buffer (up to the
     /// spare room, at least [`READ_CHUNK`]), after the bytes not yet taken; returns how many
-    /// bytes arrived, 0 at the end of the stream. Cancel-safe: cancelled, nothing was read.
+    /// bytes arrived, 0 at the end of the stream. A session without a buffer (see
+    /// [`Conn::release_idle_buffer`]) makes one only once bytes are there, so an idle one waits
+    /// without it. Cancel-safe: cancelled, nothing was read.
     pub async fn read(&mut self) -> io::Result<usize> {
+        if self.buf.capacity() == 0 {
+            self.stream.readable().await?;
+        }
         if self.start == self.buf.len() {
             self.buf.clear();
         } else if self.start > 0 {

@@ -114,6 +114,38 @@ async fn upgrades_reads_every_frame_size_and_writes_masked_frames_a_real_server_
 }
 
 #[tokio::test]
+async fn an_idle_session_waits_without_a_buffer_and_makes_one_when_bytes_come() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (go, later) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        ws.send(Message::text("ready")).await.unwrap();
+        later.await.unwrap();
+        ws.send(Message::text("later")).await.unwrap();
+        ws
+    });
+    let request = format!("ws://{addr}/api/ws").into_client_request().unwrap();
+    let mut conn = Conn::upgrade(TcpStream::connect(addr).await.unwrap(), &request).await.unwrap();
+    while conn.next_frame().unwrap().is_none() {
+        conn.read().await.unwrap();
+    }
+    conn.release_idle_buffer();
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(50), conn.read()).await;
+    assert!(waited.is_err(), "nothing to read yet");
+    assert_eq!(conn.buf.capacity(), 0, "an idle wait holds no buffer");
+    go.send(()).unwrap();
+    let mut frame = None;
+    while frame.is_none() {
+        assert!(conn.read().await.unwrap() > 0);
+        frame = conn.next_frame().unwrap().map(|f| format!("{f:?}"));
+    }
+    assert_eq!(frame.as_deref(), Some(format!("{:?}", Frame::Text(b"later")).as_str()));
+    drop(server.await.unwrap());
+}
+
+#[tokio::test]
 async fn a_refused_upgrade_reports_its_status() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
