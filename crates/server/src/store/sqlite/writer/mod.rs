@@ -22,6 +22,9 @@
 
 mod checkpoint;
 pub(super) mod error;
+pub mod gather;
+#[cfg(test)]
+mod gather_tests;
 #[cfg(test)]
 mod restart_tests;
 #[cfg(test)]

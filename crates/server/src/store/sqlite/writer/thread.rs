@@ -1,7 +1,8 @@
-//! The writer thread: owns one connection to the database file and commits each batch (or
-//! part of a delivered flush) it is handed in one blocking call, through prepared statements
-//! cached on that connection, so a batch costs one hand-off between threads and back instead
-//! of one per statement.
+//! The writer thread: owns one connection to the database file (opened through the
+//! log-gathering VFS, [`super::gather`], so each commit reaches the log in a few writes) and
+//! commits each batch (or part of a delivered flush) it is handed in one blocking call,
+//! through prepared statements cached on that connection, so a batch costs one hand-off
+//! between threads and back instead of one per statement.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -11,8 +12,8 @@ use banter_proto::{MemberReceipt, Message};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
-use super::checkpoint;
 use super::error::to_sqlx;
+use super::{checkpoint, gather};
 use super::{Job, Move, Moved, Outcome, Write};
 use crate::store::sql::{ReceiptRow, MESSAGE_SELECT};
 use crate::store::sqlite::read::message_row;
@@ -47,7 +48,11 @@ const ADVANCE: &str = "UPDATE members SET delivered_seq = ?3 \
 /// sender is dropped. Errors: the file cannot be opened or configured, or no thread.
 pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let connection = Connection::open_with_flags(path, flags).map_err(to_sqlx)?;
+    gather::register().map_err(|code| {
+        sqlx::Error::Configuration(format!("registering the SQLite log-gathering VFS failed (code {code})").into())
+    })?;
+    let connection = Connection::open_with_flags_and_vfs(path, flags, gather::NAME).map_err(to_sqlx)?;
+
     connection.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
     connection.execute_batch(PRAGMAS).map_err(to_sqlx)?;
     connection.pragma_update(None, "journal_size_limit", checkpoint::LOG_LIMIT_BYTES).map_err(to_sqlx)?;
