@@ -1,5 +1,6 @@
 //! The writer against a real database file: replays read the original as the store's own
-//! reads do, a bad write in a batch fails alone, the store's other writes never meet the
+//! reads do, resends and refused sends in a batch take no `seq`, a bad write in a batch fails
+//! alone, the store's other writes never meet the
 //! writer's connection in SQLite's lock (also when one drops its transaction unfinished), and
 //! delivered watermarks move as the store promises, also in a flush of several parts beside a
 //! stream of sends.
@@ -12,7 +13,7 @@ use uuid::Uuid;
 use super::DELIVERED_CHUNK;
 use crate::clock::now_ms;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{CommitHook, NewChannel, NewMessage, NewReaction, NewUser, ReactionOutcome, Store};
+use crate::store::{CommitHook, NewChannel, NewMessage, NewReaction, NewUser, Page, ReactionOutcome, Store};
 
 pub(super) async fn store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     let url = format!("sqlite://{}", dir.path().join("banter.db").display());
@@ -113,6 +114,40 @@ async fn a_bad_write_fails_alone_and_leaves_no_gap() {
     }
     seqs.sort();
     assert_eq!(seqs, [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn resends_and_a_non_members_send_take_no_seq_in_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let (ana, bob) = (user(&store, "ana").await, user(&store, "bob").await);
+    let channel = room(&store, &ana).await;
+    sent(&store, message(&ana, channel, "k0", "first")).await;
+    // Spawned together on this single-threaded runtime, all five queue before the writer's
+    // task runs again, so they commit in one batch, in this order.
+    let sends = [
+        message(&ana, channel, "k1", "new"),
+        message(&ana, channel, "k0", "a resend of an earlier batch's"),
+        message(&bob, channel, "k2", "bob is not a member"),
+        message(&ana, channel, "k1", "a resend of this batch's"),
+        message(&ana, channel, "k3", "new again"),
+    ]
+    .map(|new| {
+        let store = store.clone();
+        tokio::spawn(async move { store.insert_message(new, no_hook()).await.unwrap() })
+    });
+    let mut got = Vec::new();
+    for send in sends {
+        got.push(send.await.unwrap().map(|(m, created)| (m.seq, m.body, created)));
+    }
+    let expected = [(2, "new", true), (1, "first", false)].map(|(seq, body, new)| Some((seq, body.to_string(), new)));
+    assert_eq!(got[..2], expected);
+    assert_eq!(got[2], None);
+    assert_eq!(got[3..], [Some((2, "new".to_string(), false)), Some((3, "new again".to_string(), true))]);
+    // Gap-free: the resends and the refused send gave their seqs back.
+    assert_eq!(sent(&store, message(&ana, channel, "k4", "next")).await.0.seq, 4);
+    let (page, _) = store.messages(channel, Page::Latest { limit: 10 }).await.unwrap();
+    assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use banter_proto::{MemberReceipt, Message};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rusqlite::{CachedStatement, Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
 use super::error::to_sqlx;
@@ -26,13 +26,19 @@ const PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0;";
 /// How long a statement waits for another connection's lock (as the pools do).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ? RETURNING head_seq";
-const INSERT: &str = "INSERT INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at, reply_to) \
+/// The channel's next `seq`, taken only if the sender is a member: read inside the batch's
+/// transaction, so a removal committed before it is seen, and none can come between the check
+/// and the insert. No row: not a member (or no such channel).
+const NEXT_SEQ: &str = "UPDATE channels SET head_seq = head_seq + 1 WHERE id = ?1 \
+     AND EXISTS (SELECT 1 FROM members WHERE channel_id = ?1 AND user_id = ?2) RETURNING head_seq";
+/// Gives back the `seq` just taken, when the idempotency key turned out to be known.
+const UNDO_SEQ: &str = "UPDATE channels SET head_seq = head_seq - 1 WHERE id = ?";
+/// Inserts nothing if `(sender_id, client_id)` is known: the idempotency check is the insert's
+/// own probe of that unique index.
+const INSERT: &str =
+    "INSERT OR IGNORE INTO messages (id, channel_id, seq, sender_id, client_id, body, created_at, reply_to) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 const MENTION: &str = "INSERT OR IGNORE INTO mentions (channel_id, user_id, seq) VALUES (?, ?, ?)";
-/// Only a member may send: read inside the batch's transaction, so a removal committed
-/// before it is seen, and none can come between the check and the insert.
-const IS_MEMBER: &str = "SELECT 1 FROM members WHERE channel_id = ? AND user_id = ?";
 /// Sending shows the sender has seen the channel up to their own message.
 const SENDER_SEEN: &str = "UPDATE members SET read_seq = MAX(read_seq, ?3), delivered_seq = MAX(delivered_seq, ?3) \
      WHERE channel_id = ?1 AND user_id = ?2";
@@ -98,9 +104,18 @@ impl Committer {
         self.transaction(std::slice::from_ref(write)).map(|mut r| r.remove(0)).map_err(to_sqlx)
     }
 
-    /// One transaction holding every write of `writes`: all of them, or none.
+    /// One transaction holding every write of `writes`: all of them, or none. The statements
+    /// every send runs are taken from the cache once per batch.
     fn transaction(&self, writes: &[Write]) -> rusqlite::Result<Vec<Option<(Message, bool)>>> {
-        self.atomically(|| writes.iter().map(|w| self.insert(&w.message)).collect())
+        self.atomically(|| {
+            let c = &self.connection;
+            let mut hot = Hot {
+                next_seq: c.prepare_cached(NEXT_SEQ)?,
+                insert: c.prepare_cached(INSERT)?,
+                sender_seen: c.prepare_cached(SENDER_SEEN)?,
+            };
+            writes.iter().map(|w| self.insert(&mut hot, &w.message)).collect()
+        })
     }
 
     /// Moves `moves` in one transaction, in the given order (callers group them by channel):
@@ -145,25 +160,17 @@ impl Committer {
     }
 
     /// One message inside the transaction: nothing if its sender is not a member of the
-    /// channel; the original if the idempotency key is known (including from earlier in this
-    /// batch); otherwise the next `seq` and the insert.
-    fn insert(&self, message: &NewMessage) -> rusqlite::Result<Option<(Message, bool)>> {
+    /// channel; otherwise the next `seq` and the insert, or, if the idempotency key is known
+    /// (including from earlier in this batch), that `seq` given back and the original. A new
+    /// message costs three statements: [`NEXT_SEQ`], [`INSERT`] and [`SENDER_SEEN`].
+    fn insert(&self, hot: &mut Hot<'_>, message: &NewMessage) -> rusqlite::Result<Option<(Message, bool)>> {
         let c = &self.connection;
-        let member = c.prepare_cached(IS_MEMBER)?.exists((message.channel_id, message.sender.id))?;
-        if !member {
-            return Ok(None);
-        }
-        let original = c
-            .prepare_cached(&self.original)?
-            .query_row((message.sender.id, &message.client_id), message_row)
-            .optional()?;
-        if let Some(original) = original {
-            return Ok(Some((original.into(), false)));
-        }
-        let seq: i64 = c.prepare_cached(NEXT_SEQ)?.query_row([message.channel_id], |row| row.get(0))?;
-        c.prepare_cached(INSERT)?.execute((
+        let channel = message.channel_id;
+        let seq: Option<i64> = hot.next_seq.query_row((channel, message.sender.id), |row| row.get(0)).optional()?;
+        let Some(seq) = seq else { return Ok(None) };
+        let inserted = hot.insert.execute((
             message.id,
-            message.channel_id,
+            channel,
             seq,
             message.sender.id,
             &message.client_id,
@@ -171,15 +178,28 @@ impl Committer {
             message.created_at,
             message.reply_to.as_ref().map(|r| r.message_id),
         ))?;
+        if inserted == 0 {
+            c.prepare_cached(UNDO_SEQ)?.execute([channel])?;
+            let original =
+                c.prepare_cached(&self.original)?.query_row((message.sender.id, &message.client_id), message_row)?;
+            return Ok(Some((original.into(), false)));
+        }
         if !message.mentions.is_empty() {
             let mut mention = c.prepare_cached(MENTION)?;
             for user in &message.mentions {
-                mention.execute((message.channel_id, user, seq))?;
+                mention.execute((channel, user, seq))?;
             }
         }
-        c.prepare_cached(SENDER_SEEN)?.execute((message.channel_id, message.sender.id, seq))?;
+        hot.sender_seen.execute((channel, message.sender.id, seq))?;
         Ok(Some((message.committed(seq), true)))
     }
+}
+
+/// The statements every send runs, held for one batch.
+struct Hot<'c> {
+    next_seq: CachedStatement<'c>,
+    insert: CachedStatement<'c>,
+    sender_seen: CachedStatement<'c>,
 }
 
 /// An [`ADVANCE`] row, as sqlx reads [`ReceiptRow`].
