@@ -14,7 +14,9 @@
 //! last frame, before SQLite publishes the commit to readers in the shared-memory index: other
 //! connections never see a frame that is not in the file, and an error writing it fails the
 //! commit as a failed `pwrite` would. Durability is unchanged (`synchronous = NORMAL` syncs
-//! nothing on commit; every sync is passed through after the flush).
+//! nothing on commit; every sync is passed through after the flush). This relies on SQLite
+//! writing a frame as its header, then its page (`walWriteOneFrame` in the bundled 3.46): the
+//! tests (`gather_tests`) fail if a commit's frames are not in the file when it returns.
 //!
 //! Every other file (the database file, journals) and every other method is passed through
 //! untouched. Only the message writer's connection uses it ([`super::thread`]).
@@ -126,11 +128,11 @@ unsafe extern "C" fn open(
 ) -> c_int {
     let gather = &*((*vfs).pAppData as *const Gather);
     let inner = (file as *mut u8).add(INNER_OFFSET) as *mut ffi::sqlite3_file;
+    (*file).pMethods = std::ptr::null();
     (*inner).pMethods = std::ptr::null();
     let Some(base_open) = (*gather.base).xOpen else { return ffi::SQLITE_ERROR };
     let rc = base_open(gather.base, name, inner, flags, out_flags);
     if (*inner).pMethods.is_null() {
-        (*file).pMethods = std::ptr::null();
         return if rc == ffi::SQLITE_OK { ffi::SQLITE_ERROR } else { rc };
     }
     let pending = (flags & ffi::SQLITE_OPEN_WAL != 0).then(Box::<Pending>::default);

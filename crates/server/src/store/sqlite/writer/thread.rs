@@ -58,7 +58,6 @@ pub(super) fn start(path: &Path) -> StoreResult<mpsc::Sender<Job>> {
         sqlx::Error::Configuration(format!("registering the SQLite log-gathering VFS failed (code {code})").into())
     })?;
     let connection = Connection::open_with_flags_and_vfs(path, flags, gather::NAME).map_err(to_sqlx)?;
-
     connection.busy_timeout(BUSY_TIMEOUT).map_err(to_sqlx)?;
     connection.execute_batch(PRAGMAS).map_err(to_sqlx)?;
     connection.pragma_update(None, "journal_size_limit", checkpoint::LOG_LIMIT_BYTES).map_err(to_sqlx)?;
