@@ -6,6 +6,7 @@
 //! # Layout
 //! - [`model`]: resources as they appear on the wire (`User`, `Channel`, `Message`, ...).
 //! - [`rest`]: REST request bodies, list wrappers and the error body.
+//! - [`time`]: how timestamps are written on the wire.
 //! - [`ws`]: WebSocket frames: [`ws::ClientEvent`] (client → server), [`ws::ServerEvent`]
 //!   (server → client) and the envelope codec.
 //!
@@ -13,6 +14,7 @@
 
 pub mod model;
 pub mod rest;
+pub mod time;
 pub mod ws;
 
 pub use model::*;

@@ -14,6 +14,7 @@ pub struct User {
     /// Free-form name shown in clients; defaults to the username.
     pub display_name: String,
     /// When the account was created.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
 }
 
@@ -68,6 +69,7 @@ pub struct Channel {
     /// Number of members.
     pub member_count: i64,
     /// When the channel was created.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
     /// The other member of a DM; `None` for other kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +97,7 @@ pub struct Membership {
     #[serde(default)]
     pub mention_count: i64,
     /// When the viewer joined.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub joined_at: DateTime<Utc>,
 }
 
@@ -124,13 +127,14 @@ pub struct Message {
     /// HTML. Empty for a deleted message (a tombstone).
     pub body: String,
     /// Commit time, server clock.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
     /// When the body was last edited by its sender; absent if never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::time::serialize_opt")]
     pub edited_at: Option<DateTime<Utc>>,
     /// When the message was deleted; a deleted message keeps its `seq` and sender but has an
     /// empty body, no reactions and no quote.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::time::serialize_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
     /// The message this one replies to (same channel), with a short quote.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,7 +214,7 @@ pub struct Presence {
     /// The greatest [`Status`] over their devices.
     pub status: Status,
     /// When the user was last connected (set when they go offline); absent if never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "crate::time::serialize_opt")]
     pub last_seen_at: Option<DateTime<Utc>>,
 }
 

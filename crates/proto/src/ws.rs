@@ -260,6 +260,7 @@ pub struct MessageUpdate {
     /// The new body.
     pub body: String,
     /// When it was edited.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub edited_at: DateTime<Utc>,
 }
 
@@ -273,6 +274,7 @@ pub struct MessageDeleted {
     /// Its `seq` (kept by the tombstone).
     pub seq: i64,
     /// When it was deleted.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub deleted_at: DateTime<Utc>,
 }
 
@@ -362,6 +364,7 @@ pub struct Ack {
     /// The idempotency key it was sent with.
     pub client_id: String,
     /// Commit time.
+    #[serde(serialize_with = "crate::time::serialize")]
     pub created_at: DateTime<Utc>,
 }
 
