@@ -19,11 +19,13 @@
 //! - [`seq`]: (channel, seq) loss/duplicate accounting ([`seq::SeqTracker`]).
 //! - [`metrics`]: latency histograms, percentiles, the [`Report`] (table + JSON line).
 //! - [`proc`]: `/proc` sampling of the server (RSS, CPU), the bench's own CPU, `RLIMIT_NOFILE`.
+//! - [`calibrate`]: the machine's loopback round trip, a yardstick taken before each scenario.
 //! - [`hiccup`]: a jHiccup-style meter of the bench CPU's stalls (a thread sleeping 1 ms).
 //! - [`scenarios`]: `fanout`, `rooms`, `idle`, `storm`, `persist`, `ramp`.
 
 #![warn(missing_docs)]
 
+pub mod calibrate;
 pub mod clock;
 pub mod conn;
 pub mod hiccup;

@@ -12,7 +12,8 @@ use anyhow::Context;
 use banter_client::Client;
 use clap::Subcommand;
 
-use crate::metrics::Report;
+use crate::calibrate;
+use crate::metrics::{round, Report};
 use crate::net::Dialer;
 use crate::opts::Common;
 
@@ -55,16 +56,22 @@ pub struct Ctx {
     pub client: Client,
     /// Dialer for WebSocket sessions.
     pub dialer: Dialer,
+    /// This machine's loopback round trip, µs ([`calibrate`]), taken once before the
+    /// scenario; `None` if it could not be measured.
+    pub loopback_rtt_us: Option<f64>,
 }
 
 impl Ctx {
-    /// Checks that the server is on loopback and answers `/api/health`.
+    /// Checks that the server is on loopback and answers `/api/health`, then measures this
+    /// machine's loopback round trip (~0.1 s, before any load).
     pub async fn new(common: Common) -> anyhow::Result<Self> {
         let dialer = Dialer::new(&common.server, common.source_addrs).await?;
         let client = Client::new(dialer.base_url())?;
         let health = client.health().await.with_context(|| format!("GET {}/api/health", dialer.base_url()))?;
         eprintln!("server {} is up ({} {})", dialer.base_url(), health.status, health.version);
-        Ok(Self { common, client, dialer })
+        let rtt = tokio::task::spawn_blocking(|| calibrate::loopback_round_trip_us(calibrate::ROUND_TRIPS)).await?;
+        let loopback_rtt_us = rtt.inspect_err(|e| eprintln!("warning: no loopback round trip measured: {e}")).ok();
+        Ok(Self { common, client, dialer, loopback_rtt_us })
     }
 
     /// A report for `scenario` with the common parameters filled in.
@@ -72,6 +79,9 @@ impl Ctx {
         let mut report = Report::new(scenario);
         report.param("server", self.dialer.base_url()).param("seed", self.common.seed);
         report.param("source_addrs", self.common.source_addrs).param("body_bytes", self.common.body_bytes as u64);
+        if let Some(rtt) = self.loopback_rtt_us {
+            report.result("machine_loopback_rtt_us", round(rtt, 2));
+        }
         report
     }
 }
