@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use banter_proto::ws::Ready;
@@ -12,7 +13,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::clock::{body, now_ns};
-use crate::metrics::{latency_histogram, round, LatencyRecorder, Percentiles, Report};
+use crate::metrics::{round, LatencyRecorder, Percentiles, Report};
 use crate::net::{head_seq, Ws};
 use crate::peer::{receive, Shared, OUTGOING_FRAMES};
 use crate::proc::Window;
@@ -93,21 +94,24 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
     let start_ns = now_ns() + 20_000_000;
     let end = start + plan.seconds;
     let mut senders = Vec::with_capacity(plan.senders.len());
+    // One recorder for every sender's lag: a histogram per sender (136 KiB of counters each)
+    // had 2,000 senders zero 272 MB as they first ran, stalling the bench for ~200 ms at the
+    // start of the window.
+    let lag = Arc::new(LatencyRecorder::per_cpu());
     for (n, s) in plan.senders.iter().enumerate() {
         let tx = outgoing[&s.conn].clone();
         let key = format!("{}-{n}", plan.key_prefix);
         let audience = plan.audience.get(&s.channel).copied().unwrap_or(0);
-        senders.push(tokio::spawn(send_loop(tx, s.clone(), start, end, plan.body_bytes, key, audience)));
+        let lag = Lag { recorder: lag.clone(), key: n };
+        senders.push(tokio::spawn(send_loop(tx, s.clone(), start, end, plan.body_bytes, key, audience, lag)));
     }
     drop(outgoing);
     let (mut sent, mut expected, mut send_errors) = (0, 0, 0);
-    let mut lag = latency_histogram();
     for task in senders {
         let out = task.await.expect("sender task");
         sent += out.sent;
         expected += out.sent * out.audience;
         send_errors += out.errors;
-        lag.add(&out.lag).expect("same bounds");
     }
     let drain_end = Instant::now() + plan.drain;
     while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_end {
@@ -151,7 +155,7 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
         report.result("server_close_codes", format!("{closed:?}"));
     }
     latency.add_to(report, "latency");
-    let lag = Percentiles::of(&lag);
+    let lag = Percentiles::of(&lag.merged());
     report.result("send_lag_p99_ms", round(lag.p99_ms, 3)).result("send_lag_max_ms", round(lag.max_ms, 3));
     Summary { sent, expected, delivered, lost, duplicated, latency }
 }
@@ -160,12 +164,18 @@ struct SendOutcome {
     sent: u64,
     errors: u64,
     audience: u64,
-    /// How late each send left against its schedule, µs.
-    lag: hdrhistogram::Histogram<u64>,
+}
+
+/// Where a sender records how late each send left against its schedule, µs.
+struct Lag {
+    recorder: Arc<LatencyRecorder>,
+    /// The sender's index (picks the shard).
+    key: usize,
 }
 
 /// Sends on schedule `start + phase + k * interval` until `end`; each body carries the actual
 /// send instant, and the lateness against the schedule is recorded separately.
+#[allow(clippy::too_many_arguments)]
 async fn send_loop(
     tx: mpsc::Sender<String>,
     plan: SenderPlan,
@@ -174,14 +184,15 @@ async fn send_loop(
     body_bytes: usize,
     key: String,
     audience: u64,
+    lag: Lag,
 ) -> SendOutcome {
-    let (mut sent, mut errors, mut lag) = (0u64, 0u64, latency_histogram());
+    let (mut sent, mut errors) = (0u64, 0u64);
     let mut due = start + plan.phase;
     while due < end {
         tokio::time::sleep_until(due).await;
         let now = now_ns();
         let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
-        lag.saturating_record(late_us.max(1));
+        lag.recorder.record_us(lag.key, late_us.max(1));
         let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), format!("{key}-{sent}"));
         if tx.send(frame).await.is_err() {
             errors += 1;
@@ -190,5 +201,5 @@ async fn send_loop(
         sent += 1;
         due += plan.interval;
     }
-    SendOutcome { sent, errors, audience, lag }
+    SendOutcome { sent, errors, audience }
 }
