@@ -2,6 +2,7 @@
 //! its `ack` (sent after the commit) before the next send. Measures committed messages/s and
 //! ack latency: the cost of the store's write path with fan-out kept to one receiver.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, ensure};
@@ -14,7 +15,7 @@ use uuid::Uuid;
 use super::Ctx;
 use crate::clock::{body, now_ns};
 use crate::conn::Frame;
-use crate::metrics::{latency_histogram, round, Percentiles, Report};
+use crate::metrics::{round, LatencyRecorder, Percentiles, Report};
 use crate::net::Ws;
 use crate::proc::Window;
 use crate::setup;
@@ -54,21 +55,25 @@ pub async fn run(ctx: &Ctx, args: &PersistArgs) -> anyhow::Result<Report> {
     let window = Window::start(common.server_pid);
     let end = Instant::now() + Duration::from_secs_f64(args.seconds);
     let key = format!("p{}", setup::nonce());
+    // One recorder for all senders, made before the window (a histogram each would be zeroed
+    // as the senders start, 136 KiB apiece).
+    let latency = Arc::new(LatencyRecorder::per_cpu());
     let tasks: Vec<_> = conns
         .into_iter()
         .zip(channels)
         .enumerate()
         .map(|(i, ((ws, _), channel))| {
-            tokio::spawn(closed_loop(ws, channel, end, common.body_bytes, format!("{key}-{i}")))
+            let latency = (latency.clone(), i);
+            tokio::spawn(closed_loop(ws, channel, end, common.body_bytes, format!("{key}-{i}"), latency))
         })
         .collect();
-    let (mut acked, mut errors, mut latency) = (0u64, Vec::new(), latency_histogram());
+    let (mut acked, mut errors) = (0u64, Vec::new());
     for task in tasks {
         let out = task.await?;
         acked += out.acked;
-        latency.add(&out.latency).expect("same bounds");
         errors.extend(out.error);
     }
+    let latency = latency.merged();
     let elapsed = window.elapsed().as_secs_f64();
     window.finish(&mut report, Some(("commit", acked)));
     report.result("acked", acked).result("acked_per_s", round(acked as f64 / elapsed.max(1e-9), 0));
@@ -82,13 +87,20 @@ pub async fn run(ctx: &Ctx, args: &PersistArgs) -> anyhow::Result<Report> {
 
 struct LoopOutcome {
     acked: u64,
-    latency: hdrhistogram::Histogram<u64>,
     error: Option<String>,
 }
 
-/// Sends, waits for the matching ack, records its latency, repeats until `end`.
-async fn closed_loop(mut ws: Ws, channel: Uuid, end: Instant, body_bytes: usize, key: String) -> LoopOutcome {
-    let mut out = LoopOutcome { acked: 0, latency: latency_histogram(), error: None };
+/// Sends, waits for the matching ack, records its latency into `latency`'s recorder (shard by
+/// its index), repeats until `end`.
+async fn closed_loop(
+    mut ws: Ws,
+    channel: Uuid,
+    end: Instant,
+    body_bytes: usize,
+    key: String,
+    latency: (Arc<LatencyRecorder>, usize),
+) -> LoopOutcome {
+    let mut out = LoopOutcome { acked: 0, error: None };
     while Instant::now() < end {
         let id = format!("p{}", out.acked);
         let sent = now_ns();
@@ -103,7 +115,7 @@ async fn closed_loop(mut ws: Ws, channel: Uuid, end: Instant, body_bytes: usize,
             out.error = Some(format!("{e:#}"));
             break;
         }
-        out.latency.saturating_record((now_ns() - sent).div_ceil(1000));
+        latency.0.record_us(latency.1, (now_ns() - sent).div_ceil(1000));
         out.acked += 1;
     }
     out
