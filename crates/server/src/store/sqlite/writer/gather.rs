@@ -18,8 +18,9 @@
 //! writing a frame as its header, then its page (`walWriteOneFrame` in the bundled 3.46): the
 //! tests (`gather_tests`) fail if a commit's frames are not in the file when it returns.
 //!
-//! Every other file (the database file, journals) and every other method is passed through
-//! untouched. Only the message writer's connection uses it ([`super::thread`]).
+//! Every other file (the database file, journals) is the default VFS's own, opened as if the
+//! shim were not there; the log's other methods are passed through after a flush. Only the
+//! message writer's connection uses it ([`super::thread`]).
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,15 +95,16 @@ pub fn register_as(name: &str) -> Result<&'static Gather, c_int> {
     }
 }
 
-/// A file opened through the shim. SQLite allocates `szOsFile` bytes for it: this struct, then
-/// the base VFS's own file at [`INNER_OFFSET`].
+/// A WAL file opened through the shim. SQLite allocates `szOsFile` bytes for every file: for a
+/// log, this struct, then the base VFS's own file at [`INNER_OFFSET`]; any other file is the
+/// base VFS's own, from the start.
 #[repr(C)]
 struct File {
     /// Must come first: SQLite reads the methods through it.
     methods: ffi::sqlite3_file,
     inner: *mut ffi::sqlite3_file,
-    /// `Some` for a WAL file: the writes not yet issued.
-    pending: Option<Box<Pending>>,
+    /// The writes not yet issued.
+    pending: Pending,
     gather: &'static Gather,
 }
 
@@ -127,23 +129,27 @@ unsafe extern "C" fn open(
     out_flags: *mut c_int,
 ) -> c_int {
     let gather = &*((*vfs).pAppData as *const Gather);
-    let inner = (file as *mut u8).add(INNER_OFFSET) as *mut ffi::sqlite3_file;
     (*file).pMethods = std::ptr::null();
-    (*inner).pMethods = std::ptr::null();
     let Some(base_open) = (*gather.base).xOpen else { return ffi::SQLITE_ERROR };
+    if flags & ffi::SQLITE_OPEN_WAL == 0 {
+        return base_open(gather.base, name, file, flags, out_flags);
+    }
+    let inner = (file as *mut u8).add(INNER_OFFSET) as *mut ffi::sqlite3_file;
+    (*inner).pMethods = std::ptr::null();
     let rc = base_open(gather.base, name, inner, flags, out_flags);
     if (*inner).pMethods.is_null() {
         return if rc == ffi::SQLITE_OK { ffi::SQLITE_ERROR } else { rc };
     }
-    let pending = (flags & ffi::SQLITE_OPEN_WAL != 0).then(Box::<Pending>::default);
     let methods = ffi::sqlite3_file { pMethods: &METHODS };
-    std::ptr::write(file as *mut File, File { methods, inner, pending, gather });
+    std::ptr::write(file as *mut File, File { methods, inner, pending: Pending::default(), gather });
     rc
 }
 
-/// The shim's methods: every one passes through to the base file, the log's after a flush.
+/// A log file's methods: every one passes through to the base file, those that look at the file
+/// after a flush. Version 1: SQLite maps shared memory and pages only through the database
+/// file, never the log.
 static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
-    iVersion: 3,
+    iVersion: 1,
     xClose: Some(close),
     xRead: Some(read),
     xWrite: Some(write),
@@ -156,12 +162,12 @@ static METHODS: ffi::sqlite3_io_methods = ffi::sqlite3_io_methods {
     xFileControl: Some(file_control),
     xSectorSize: Some(sector_size),
     xDeviceCharacteristics: Some(device_characteristics),
-    xShmMap: Some(shm_map),
-    xShmLock: Some(shm_lock),
-    xShmBarrier: Some(shm_barrier),
-    xShmUnmap: Some(shm_unmap),
-    xFetch: Some(fetch),
-    xUnfetch: Some(unfetch),
+    xShmMap: None,
+    xShmLock: None,
+    xShmBarrier: None,
+    xShmUnmap: None,
+    xFetch: None,
+    xUnfetch: None,
 };
 
 /// The shim's view of `file`.
@@ -176,11 +182,11 @@ unsafe fn base<'a>(file: &File) -> &'a ffi::sqlite3_io_methods {
 
 /// Issues the pending writes, if any, as one write. Its result code.
 unsafe fn flush(file: &mut File) -> c_int {
-    let Some(pending) = file.pending.as_mut() else { return ffi::SQLITE_OK };
-    if pending.bytes.is_empty() {
+    if file.pending.bytes.is_empty() {
         return ffi::SQLITE_OK;
     }
-    let Some(base_write) = (*(*file.inner).pMethods).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+    let Some(base_write) = base(file).xWrite else { return ffi::SQLITE_IOERR_WRITE };
+    let pending = &mut file.pending;
     file.gather.log_writes.fetch_add(1, Ordering::Relaxed);
     let (data, len) = (pending.bytes.as_ptr() as *const c_void, pending.bytes.len() as c_int);
     let rc = base_write(file.inner, data, len, pending.start);
@@ -199,10 +205,8 @@ unsafe fn after_flush(file: *mut ffi::sqlite3_file, call: impl FnOnce(&File) -> 
 
 unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, amount: c_int, offset: i64) -> c_int {
     let shim = this(file);
-    let Some(pending) = shim.pending.as_mut() else {
-        return base(shim).xWrite.map_or(ffi::SQLITE_IOERR_WRITE, |w| w(shim.inner, data, amount, offset));
-    };
     let bytes = std::slice::from_raw_parts(data as *const u8, amount as usize);
+    let pending = &shim.pending;
     let apart = offset != pending.start + pending.bytes.len() as i64;
     if !pending.bytes.is_empty() && (apart || pending.bytes.len() + bytes.len() > FLUSH_BYTES) {
         match flush(shim) {
@@ -210,7 +214,7 @@ unsafe extern "C" fn write(file: *mut ffi::sqlite3_file, data: *const c_void, am
             rc => return rc,
         }
     }
-    let pending = shim.pending.as_mut().expect("a log file");
+    let pending = &mut shim.pending;
     if pending.bytes.is_empty() {
         pending.start = offset;
     }
@@ -256,24 +260,6 @@ unsafe extern "C" fn file_control(file: *mut ffi::sqlite3_file, op: c_int, arg: 
     after_flush(file, |f| base(f).xFileControl.map_or(ffi::SQLITE_NOTFOUND, |c| c(f.inner, op, arg)))
 }
 
-unsafe extern "C" fn fetch(file: *mut ffi::sqlite3_file, offset: i64, amount: c_int, out: *mut *mut c_void) -> c_int {
-    after_flush(file, |f| match base(f).xFetch {
-        Some(fetch) if base(f).iVersion >= 3 => fetch(f.inner, offset, amount, out),
-        _ => {
-            *out = std::ptr::null_mut();
-            ffi::SQLITE_OK
-        }
-    })
-}
-
-unsafe extern "C" fn unfetch(file: *mut ffi::sqlite3_file, offset: i64, p: *mut c_void) -> c_int {
-    let f = this(file);
-    match base(f).xUnfetch {
-        Some(unfetch) if base(f).iVersion >= 3 => unfetch(f.inner, offset, p),
-        _ => ffi::SQLITE_OK,
-    }
-}
-
 unsafe extern "C" fn lock(file: *mut ffi::sqlite3_file, level: c_int) -> c_int {
     let f = this(file);
     base(f).xLock.map_or(ffi::SQLITE_IOERR_LOCK, |l| l(f.inner, level))
@@ -297,41 +283,4 @@ unsafe extern "C" fn sector_size(file: *mut ffi::sqlite3_file) -> c_int {
 unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_int {
     let f = this(file);
     base(f).xDeviceCharacteristics.map_or(0, |d| d(f.inner))
-}
-
-unsafe extern "C" fn shm_map(
-    file: *mut ffi::sqlite3_file,
-    page: c_int,
-    size: c_int,
-    extend: c_int,
-    out: *mut *mut c_void,
-) -> c_int {
-    let f = this(file);
-    match base(f).xShmMap {
-        Some(map) if base(f).iVersion >= 2 => map(f.inner, page, size, extend, out),
-        _ => ffi::SQLITE_IOERR_SHMMAP,
-    }
-}
-
-unsafe extern "C" fn shm_lock(file: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
-    let f = this(file);
-    match base(f).xShmLock {
-        Some(lock) if base(f).iVersion >= 2 => lock(f.inner, offset, n, flags),
-        _ => ffi::SQLITE_IOERR_SHMLOCK,
-    }
-}
-
-unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
-    let f = this(file);
-    if let Some(barrier) = base(f).xShmBarrier.filter(|_| base(f).iVersion >= 2) {
-        barrier(f.inner)
-    }
-}
-
-unsafe extern "C" fn shm_unmap(file: *mut ffi::sqlite3_file, delete: c_int) -> c_int {
-    let f = this(file);
-    match base(f).xShmUnmap {
-        Some(unmap) if base(f).iVersion >= 2 => unmap(f.inner, delete),
-        _ => ffi::SQLITE_OK,
-    }
 }
