@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::Ctx;
 use crate::clock::{body, now_ns};
 use crate::conn::Frame;
-use crate::metrics::{round, LatencyRecorder, Percentiles, Report};
+use crate::metrics::{round, LatencyRecorder, LatencyShard, Percentiles, Report};
 use crate::net::Ws;
 use crate::proc::Window;
 use crate::setup;
@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, args: &PersistArgs) -> anyhow::Result<Report> {
         .zip(channels)
         .enumerate()
         .map(|(i, ((ws, _), channel))| {
-            let latency = (latency.clone(), i);
+            let latency = latency.shard(i);
             tokio::spawn(closed_loop(ws, channel, end, common.body_bytes, format!("{key}-{i}"), latency))
         })
         .collect();
@@ -90,15 +90,14 @@ struct LoopOutcome {
     error: Option<String>,
 }
 
-/// Sends, waits for the matching ack, records its latency into `latency`'s recorder (shard by
-/// its index), repeats until `end`.
+/// Sends, waits for the matching ack, records its latency into `latency`, repeats until `end`.
 async fn closed_loop(
     mut ws: Ws,
     channel: Uuid,
     end: Instant,
     body_bytes: usize,
     key: String,
-    latency: (Arc<LatencyRecorder>, usize),
+    latency: LatencyShard,
 ) -> LoopOutcome {
     let mut out = LoopOutcome { acked: 0, error: None };
     while Instant::now() < end {
@@ -115,7 +114,7 @@ async fn closed_loop(
             out.error = Some(format!("{e:#}"));
             break;
         }
-        latency.0.record_us(latency.1, (now_ns() - sent).div_ceil(1000));
+        latency.record_us((now_ns() - sent).div_ceil(1000));
         out.acked += 1;
     }
     out

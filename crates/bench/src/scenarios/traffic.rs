@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::clock::{body, now_ns};
-use crate::metrics::{round, LatencyRecorder, Percentiles, Report};
+use crate::metrics::{round, LatencyRecorder, LatencyShard, Percentiles, Report};
 use crate::net::{head_seq, Ws};
 use crate::peer::{receive, Shared, OUTGOING_FRAMES};
 use crate::proc::Window;
@@ -102,7 +102,7 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
         let tx = outgoing[&s.conn].clone();
         let key = format!("{}-{n}", plan.key_prefix);
         let audience = plan.audience.get(&s.channel).copied().unwrap_or(0);
-        let lag = Lag { recorder: lag.clone(), key: n };
+        let lag = lag.shard(n);
         senders.push(tokio::spawn(send_loop(tx, s.clone(), start, end, plan.body_bytes, key, audience, lag)));
     }
     drop(outgoing);
@@ -166,13 +166,6 @@ struct SendOutcome {
     audience: u64,
 }
 
-/// Where a sender records how late each send left against its schedule, µs.
-struct Lag {
-    recorder: Arc<LatencyRecorder>,
-    /// The sender's index (picks the shard).
-    key: usize,
-}
-
 /// Sends on schedule `start + phase + k * interval` until `end`; each body carries the actual
 /// send instant, and the lateness against the schedule is recorded separately.
 #[allow(clippy::too_many_arguments)]
@@ -184,7 +177,7 @@ async fn send_loop(
     body_bytes: usize,
     key: String,
     audience: u64,
-    lag: Lag,
+    lag: LatencyShard,
 ) -> SendOutcome {
     let (mut sent, mut errors) = (0u64, 0u64);
     let mut due = start + plan.phase;
@@ -192,7 +185,7 @@ async fn send_loop(
         tokio::time::sleep_until(due).await;
         let now = now_ns();
         let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
-        lag.recorder.record_us(lag.key, late_us.max(1));
+        lag.record_us(late_us);
         let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), format!("{key}-{sent}"));
         if tx.send(frame).await.is_err() {
             errors += 1;
