@@ -19,6 +19,7 @@
 //! - [`seq`]: (channel, seq) loss/duplicate accounting ([`seq::SeqTracker`]).
 //! - [`metrics`]: latency histograms, percentiles, the [`Report`] (table + JSON line).
 //! - [`proc`]: `/proc` sampling of the server (RSS, CPU), the bench's own CPU, `RLIMIT_NOFILE`.
+//! - [`threads`]: the server's CPU time per thread name over a window.
 //! - [`calibrate`]: the machine's loopback round trip, a yardstick taken before each scenario.
 //! - [`hiccup`]: a jHiccup-style meter of the bench CPU's stalls (a thread sleeping 1 ms).
 //! - [`scenarios`]: `fanout`, `rooms`, `idle`, `storm`, `persist`, `ramp`.
@@ -37,6 +38,7 @@ pub mod proc;
 pub mod scenarios;
 pub mod seq;
 pub mod setup;
+pub mod threads;
 pub mod wire;
 
 pub use metrics::Report;

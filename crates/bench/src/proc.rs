@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::hiccup::{self, HiccupMeter};
 use crate::metrics::{round, Report};
+use crate::threads::{self, ThreadTimes};
 
 /// One sample of a process: CPU time split into user and system, and resident memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -140,6 +141,8 @@ pub struct Window {
     pid: Option<u32>,
     started: Instant,
     server: Option<ProcSample>,
+    /// The server's threads at the start (empty without a pid).
+    threads: ThreadTimes,
     bench: ProcSample,
     steal: Option<(u64, u64)>,
     hiccups: Option<HiccupMeter>,
@@ -150,8 +153,9 @@ impl Window {
     /// meter's thread (which inherits the bench's CPU affinity).
     pub fn start(pid: Option<u32>) -> Self {
         let server = pid.and_then(|p| sample(p).ok());
+        let threads = pid.map(ThreadTimes::sample).unwrap_or_default();
         let hiccups = HiccupMeter::start();
-        Self { pid, started: Instant::now(), server, bench: self_cpu(), steal: machine_steal(), hiccups }
+        Self { pid, started: Instant::now(), server, threads, bench: self_cpu(), steal: machine_steal(), hiccups }
     }
 
     /// Seconds since the window started.
@@ -162,7 +166,9 @@ impl Window {
     /// Ends the window: stops the hiccup meter and adds wall time, the bench's CPU, the
     /// machine's steal and hiccups (`machine_hiccup_{p99,p999,max}_ms`), and (with a server pid)
     /// the server's CPU split, RSS and, for `per = Some((unit, n))` with n > 0, its CPU µs per
-    /// unit (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`.
+    /// unit (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`, and the
+    /// same split by thread name (`server_threads_us_per_<unit>`, or `server_threads_ms`
+    /// without a unit; see [`threads::summary`]).
     pub fn finish(mut self, report: &mut Report, per: Option<(&str, u64)>) {
         let wall = self.started.elapsed().as_secs_f64();
         let hiccups = self.hiccups.take().map(HiccupMeter::finish);
@@ -187,6 +193,7 @@ impl Window {
             hiccup::add_to(hist, report);
         }
         let (Some(pid), Some(before)) = (self.pid, self.server) else { return };
+        let by_thread = ThreadTimes::sample(pid).since(&self.threads);
         let Ok(after) = sample(pid) else {
             report.result("server_sample_error", format!("cannot read /proc/{pid}"));
             return;
@@ -199,8 +206,12 @@ impl Window {
         report.result("server_runqueue_wait_s", round(after.wait_us.saturating_sub(before.wait_us) as f64 / 1e6, 3));
         report.result("server_rss_before_kib", before.rss_kib);
         report.result("server_rss_after_kib", after.rss_kib);
-        if let Some((unit, n)) = per.filter(|&(_, n)| n > 0) {
-            report.result(&format!("server_cpu_us_per_{unit}"), round((user_s + sys_s) * 1e6 / n as f64, 3));
+        match per.filter(|&(_, n)| n > 0) {
+            Some((unit, n)) => {
+                report.result(&format!("server_cpu_us_per_{unit}"), round((user_s + sys_s) * 1e6 / n as f64, 3));
+                report.result(&format!("server_threads_us_per_{unit}"), threads::summary(&by_thread, n));
+            }
+            None => _ = report.result("server_threads_ms", threads::summary(&by_thread, 0)),
         }
     }
 }
