@@ -151,6 +151,11 @@ describe('Resume and outbox', { timeout: 90000 }, () => {
     // Persisted (the wire is down, so it cannot have gone out).
     const [rec] = await waitOutbox(ana.page, 1);
     assert.equal(rec.body, text);
+    // A time-ordered key (UUIDv7), as the server's idempotency index prefers: its first 48 bits
+    // are the time it was made.
+    assert.match(rec.client_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const keyMs = parseInt(rec.client_id.replace(/-/g, '').slice(0, 12), 16);
+    assert.ok(Math.abs(keyMs - Date.now()) < 60000, `the key's time ${keyMs} is now`);
     assert.equal(rec.channel_id, general);
     assert.equal(rec.state, 'sending');
     assert.equal(rec.user_id, anaId);

@@ -94,9 +94,21 @@ export const api = {
   health: () => request('GET', '/api/health'),
 };
 
-/** A fresh idempotency key / request id. */
+/**
+ * A fresh idempotency key / request id: a UUIDv7 (RFC 9562: 48 bits of Unix time in ms, then
+ * random bits), so a client's keys are time-ordered. The server's idempotency index leads with
+ * the key, and time-ordered keys land together at its end (one page written per commit, not
+ * one per sender). `crypto.getRandomValues` works on plain-HTTP pages too, unlike `randomUUID`.
+ */
 export function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  let ms = Date.now();
+  for (let i = 5; i >= 0; i--) {
+    b[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  b[6] = (b[6] & 0x0f) | 0x70; // version 7
+  b[8] = (b[8] & 0x3f) | 0x80; // variant 10
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }

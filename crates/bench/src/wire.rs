@@ -50,6 +50,12 @@ pub fn send_frame(id: &str, channel: Uuid, body: String, client_id: String) -> S
     )
 }
 
+/// A fresh idempotency key, time-ordered as the SDK and the web client make them (a UUIDv7).
+/// Unique across runs, which reuse their users.
+pub fn client_id() -> String {
+    Uuid::now_v7().to_string()
+}
+
 /// The `receipt:delivered` frame for `seq` in `channel`, without a request id (the server
 /// answers nothing unless it fails).
 pub fn receipt_frame(channel: Uuid, seq: i64) -> String {

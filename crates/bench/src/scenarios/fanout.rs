@@ -94,7 +94,6 @@ pub async fn step(ctx: &Ctx, users: &[BenchUser], args: &FanoutArgs, report: &mu
         seconds: Duration::from_secs_f64(args.seconds),
         drain: Duration::from_secs_f64(args.drain),
         body_bytes: ctx.common.body_bytes,
-        key_prefix: format!("f{}", setup::nonce()),
         server_pid: ctx.common.server_pid,
         receipts: !ctx.common.no_receipts,
     };

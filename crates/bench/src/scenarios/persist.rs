@@ -19,7 +19,7 @@ use crate::metrics::{round, LatencyRecorder, LatencyShard, Percentiles, Report};
 use crate::net::Ws;
 use crate::proc::Window;
 use crate::setup;
-use crate::wire::{classify, send_frame, Incoming};
+use crate::wire::{classify, client_id, send_frame, Incoming};
 
 /// Longest wait for one ack before a sender gives up.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,7 +54,6 @@ pub async fn run(ctx: &Ctx, args: &PersistArgs) -> anyhow::Result<Report> {
 
     let window = Window::start(common.server_pid);
     let end = Instant::now() + Duration::from_secs_f64(args.seconds);
-    let key = format!("p{}", setup::nonce());
     // One recorder for all senders, made before the window (a histogram each would be zeroed
     // as the senders start, 136 KiB apiece).
     let latency = Arc::new(LatencyRecorder::per_cpu());
@@ -64,7 +63,7 @@ pub async fn run(ctx: &Ctx, args: &PersistArgs) -> anyhow::Result<Report> {
         .enumerate()
         .map(|(i, ((ws, _), channel))| {
             let latency = latency.shard(i);
-            tokio::spawn(closed_loop(ws, channel, end, common.body_bytes, format!("{key}-{i}"), latency))
+            tokio::spawn(closed_loop(ws, channel, end, common.body_bytes, latency))
         })
         .collect();
     let (mut acked, mut errors) = (0u64, Vec::new());
@@ -91,19 +90,12 @@ struct LoopOutcome {
 }
 
 /// Sends, waits for the matching ack, records its latency into `latency`, repeats until `end`.
-async fn closed_loop(
-    mut ws: Ws,
-    channel: Uuid,
-    end: Instant,
-    body_bytes: usize,
-    key: String,
-    latency: LatencyShard,
-) -> LoopOutcome {
+async fn closed_loop(mut ws: Ws, channel: Uuid, end: Instant, body_bytes: usize, latency: LatencyShard) -> LoopOutcome {
     let mut out = LoopOutcome { acked: 0, error: None };
     while Instant::now() < end {
         let id = format!("p{}", out.acked);
         let sent = now_ns();
-        let frame = send_frame(&id, channel, body(sent, body_bytes), format!("{key}-{}", out.acked));
+        let frame = send_frame(&id, channel, body(sent, body_bytes), client_id());
         let result = match ws.send_text(&frame).await {
             Ok(()) => tokio::time::timeout(ACK_TIMEOUT, wait_ack(&mut ws, &id))
                 .await

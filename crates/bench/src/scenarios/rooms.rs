@@ -79,7 +79,6 @@ pub async fn run(ctx: &Ctx, args: &RoomsArgs) -> anyhow::Result<Report> {
         seconds: Duration::from_secs_f64(args.seconds),
         drain: Duration::from_secs_f64(args.drain),
         body_bytes: common.body_bytes,
-        key_prefix: format!("r{}", setup::nonce()),
         server_pid: common.server_pid,
         receipts: !common.no_receipts,
     };

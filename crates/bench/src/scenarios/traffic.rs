@@ -17,7 +17,7 @@ use crate::metrics::{round, LatencyRecorder, LatencyShard, Percentiles, Report};
 use crate::net::{head_seq, Ws};
 use crate::peer::{receive, Shared, OUTGOING_FRAMES};
 use crate::proc::Window;
-use crate::wire::send_frame;
+use crate::wire::{client_id, send_frame};
 
 /// One paced sender.
 #[derive(Debug, Clone)]
@@ -48,8 +48,6 @@ pub struct Plan {
     pub drain: Duration,
     /// Body size in bytes.
     pub body_bytes: usize,
-    /// Makes idempotency keys unique to this run (users are reused across runs).
-    pub key_prefix: String,
     /// Server pid for CPU/RSS sampling.
     pub server_pid: Option<u32>,
     /// Receivers report `receipt:delivered` (coalesced, at most every 250 ms).
@@ -100,10 +98,9 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
     let lag = Arc::new(LatencyRecorder::per_cpu());
     for (n, s) in plan.senders.iter().enumerate() {
         let tx = outgoing[&s.conn].clone();
-        let key = format!("{}-{n}", plan.key_prefix);
         let audience = plan.audience.get(&s.channel).copied().unwrap_or(0);
         let lag = lag.shard(n);
-        senders.push(tokio::spawn(send_loop(tx, s.clone(), start, end, plan.body_bytes, key, audience, lag)));
+        senders.push(tokio::spawn(send_loop(tx, s.clone(), start, end, plan.body_bytes, audience, lag)));
     }
     drop(outgoing);
     let (mut sent, mut expected, mut send_errors) = (0, 0, 0);
@@ -175,7 +172,6 @@ async fn send_loop(
     start: Instant,
     end: Instant,
     body_bytes: usize,
-    key: String,
     audience: u64,
     lag: LatencyShard,
 ) -> SendOutcome {
@@ -186,7 +182,7 @@ async fn send_loop(
         let now = now_ns();
         let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
         lag.record_us(late_us);
-        let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), format!("{key}-{sent}"));
+        let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), client_id());
         if tx.send(frame).await.is_err() {
             errors += 1;
             break;

@@ -11,6 +11,8 @@
 mod channels;
 mod gate;
 mod messages;
+#[cfg(test)]
+mod migration_tests;
 mod read;
 mod users;
 pub mod writer;
