@@ -1,7 +1,7 @@
 -- The idempotency key's unique index leads with client_id instead of sender_id. Clients make
 -- time-ordered keys (UUIDv7: the SDK, the CLI and the web client), so a new key lands at the
 -- right edge of the index, and a commit of many senders' messages changes one leaf page of it
--- instead of one page per sender (the `persist` bench: 13 -> 8 KiB of log written per message).
+-- instead of one page per sender (the `persist` bench: 13-15 -> 7-8 KiB of log written per message).
 -- The uniqueness is the same: one message per (sender, client_id).
 --
 -- SQLite cannot drop the index of a table constraint, so the table is rebuilt, keeping each
