@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpSocket};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::config::Config;
@@ -60,6 +62,31 @@ pub struct Application {
     state: AppState,
     /// The Redis bridge, when `redis_url` is set.
     bridge: Option<Bridge>,
+    /// The receipt flusher, the presence worker and the typing ticker.
+    background: Background,
+}
+
+/// The application's background tasks: stopped at the end of a run ([`Background::stop`]),
+/// or told to stop when dropped (an application built and never run).
+struct Background {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Cancels [`AppState::stop`] and waits for each task to end its current turn.
+    async fn stop(mut self) {
+        self.stop.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 impl Application {
@@ -100,11 +127,15 @@ impl Application {
             presence: crate::service::presence::Tracker::new(&config),
             typing: Default::default(),
             receipts: Default::default(),
+            stop: CancellationToken::new(),
         };
-        crate::service::receipts::start_flusher(state.clone());
-        crate::service::presence::start_worker(state.clone());
-        crate::service::typing::start_ticker(state.clone());
-        Ok(Self { listener, state, bridge })
+        let tasks = vec![
+            crate::service::receipts::start_flusher(state.clone()),
+            crate::service::presence::start_worker(state.clone()),
+            crate::service::typing::start_ticker(state.clone()),
+        ];
+        let background = Background { stop: state.stop.clone(), tasks };
+        Ok(Self { listener, state, bridge, background })
     }
 
     /// The bound address.
@@ -128,7 +159,9 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves: then stops accepting, closes every socket with 1012
-    /// `server_restart` after writing what was queued, and waits up to 5 s for them.
+    /// `server_restart` after writing what was queued, and waits up to 5 s for them; then stops
+    /// the background tasks, flushes the delivered receipts left, and stops the Redis bridge.
+    /// On return nothing of the application runs on (its store closes with the last handle).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
         let hub = self.state.hub.clone();
         let limits = self.state.limits.clone();
@@ -140,6 +173,7 @@ impl Application {
             }
         });
         let state = self.state.clone();
+        let background = self.background;
         let router = crate::http::router(self.state).into_make_service_with_connect_info::<Peer>();
         let closing = hub.clone();
         let signal = async move {
@@ -154,6 +188,7 @@ impl Application {
             hub.close_all(SERVER_RESTART);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        background.stop().await;
         crate::service::receipts::flush(&state, true, Duration::ZERO).await;
         if let Some(bridge) = self.bridge {
             bridge.stop().await;

@@ -37,4 +37,8 @@ pub struct AppState {
     pub typing: crate::service::typing::Tracker,
     /// Delivered receipts waiting for the next coalesced flush.
     pub receipts: crate::service::receipts::Buffer,
+    /// Cancelled when the application stops (or is dropped unrun): the background tasks (the
+    /// receipt flusher, the presence worker, the typing ticker) then end at their next turn
+    /// and release their clones of this state, so the store closes.
+    pub stop: tokio_util::sync::CancellationToken,
 }

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub base_url: String,
     /// The server's hub (connections, and the Redis relay when configured).
     pub hub: banter_server::hub::Hub,
+    /// The server's store, not kept alive by the test: gone once nothing of the server runs.
+    pub store: std::sync::Weak<dyn banter_server::store::Store>,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
     _data_dir: tempfile::TempDir,
@@ -69,11 +71,12 @@ impl TestApp {
         let base_url = format!("http://{}", app.local_addr());
         assert_eq!(app.port(), app.local_addr().port());
         let hub = app.state().hub.clone();
+        let store = std::sync::Arc::downgrade(&app.state().store);
         let (tx, rx) = oneshot::channel::<()>();
         let handle = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
-        Self { base_url, hub, shutdown: Some(tx), handle: Some(handle), _data_dir: data_dir }
+        Self { base_url, hub, store, shutdown: Some(tx), handle: Some(handle), _data_dir: data_dir }
     }
 
     /// An anonymous SDK client.

@@ -147,8 +147,8 @@ async fn statuses(state: &AppState, users: &[Uuid]) -> Vec<Status> {
 /// Starts the process's one presence worker: it publishes device changes as they come and,
 /// every tick (a quarter of the shorter of grace and lease period, 20–250 ms), ends grace
 /// periods and, with Redis, sweeps expired leases (refreshing this node's every lease period).
-/// Runs until the runtime ends.
-pub fn start_worker(state: AppState) {
+/// Runs until [`AppState::stop`] is cancelled, ending between two turns (never inside one).
+pub fn start_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     let inner = &state.presence.inner;
     let period = (inner.grace.min(inner.lease) / 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
     tokio::spawn(async move {
@@ -159,6 +159,7 @@ pub fn start_worker(state: AppState) {
             let ticked = tokio::select! {
                 _ = ticks.tick() => true,
                 _ = state.presence.inner.wake.notified() => false,
+                _ = state.stop.cancelled() => return,
             };
             let (changes, peers) = {
                 let mut table = state.presence.table();
@@ -175,7 +176,7 @@ pub fn start_worker(state: AppState) {
                 announce(&state, transitions, HashMap::new()).await;
             }
         }
-    });
+    })
 }
 
 /// Publishes this node's changes: without Redis they are the users' transitions; with it,

@@ -171,13 +171,18 @@ const MIN_WAIT: Duration = Duration::from_millis(10);
 
 /// Runs [`flush`] every `receipt_flush_ms` (longer after a busy flush, see [`next_wait`]; both
 /// counted from the flush's start, its parts spread over at most [`MAX_SPREAD`]),
-/// with the large channels' watermarks every [`LARGE_CHANNEL_PERIOD`], until the runtime ends.
-pub fn start_flusher(state: AppState) {
+/// with the large channels' watermarks every [`LARGE_CHANNEL_PERIOD`], until
+/// [`AppState::stop`] is cancelled: it ends between two flushes, never inside one, so no move
+/// it took is lost (the caller flushes what is left).
+pub fn start_flusher(state: AppState) -> tokio::task::JoinHandle<()> {
     let period = Duration::from_millis(state.config.receipt_flush_ms.max(10));
     tokio::spawn(async move {
         let (mut wait, mut large_written) = (period, Instant::now());
         loop {
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = state.stop.cancelled() => return,
+            }
             let started = Instant::now();
             let with_large = large_written.elapsed() >= LARGE_CHANNEL_PERIOD;
             if with_large {
@@ -187,7 +192,7 @@ pub fn start_flusher(state: AppState) {
             // Counted from the flush's start: its pauses are part of the wait.
             wait = next_wait(period, written).saturating_sub(started.elapsed()).max(MIN_WAIT);
         }
-    });
+    })
 }
 
 #[cfg(test)]

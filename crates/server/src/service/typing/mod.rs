@@ -106,8 +106,9 @@ pub fn disconnected(state: &AppState, user: Uuid, conn: ConnId) {
 }
 
 /// Registers the mirror of other nodes' typing states with the hub and starts the process's
-/// one expiry ticker (every quarter `typing_ttl_ms`, 20–500 ms). Runs until the runtime ends.
-pub fn start_ticker(state: AppState) {
+/// one expiry ticker (every quarter `typing_ttl_ms`, 20–500 ms). Runs until
+/// [`AppState::stop`] is cancelled.
+pub fn start_ticker(state: AppState) -> tokio::task::JoinHandle<()> {
     let (ttl, _) = durations(&state);
     let mirror = state.typing.clone();
     state.hub.listen_typing(Box::new(move |change| mirror.remote(change, ttl)));
@@ -116,10 +117,12 @@ pub fn start_ticker(state: AppState) {
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticks.tick().await;
-            expire(&state, ttl);
+            tokio::select! {
+                _ = ticks.tick() => expire(&state, ttl),
+                _ = state.stop.cancelled() => return,
+            }
         }
-    });
+    })
 }
 
 /// Ends expired states: this node's are announced everywhere; mirrored ones still there a
