@@ -40,9 +40,11 @@ pub fn parse_vmrss_kib(text: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// `run_delay` (field 2, ns) from the text of a `/proc/PID/task/TID/schedstat`.
-pub fn parse_schedstat_delay_ns(text: &str) -> Option<u64> {
-    text.split_whitespace().nth(1)?.parse().ok()
+/// `(sum_exec_runtime, run_delay)` (fields 1 and 2, ns: time on a CPU, and time runnable but
+/// waiting for one) from the text of a `/proc/PID/task/TID/schedstat`.
+pub fn parse_schedstat(text: &str) -> Option<(u64, u64)> {
+    let mut fields = text.split_whitespace().map(|f| f.parse().ok());
+    Some((fields.next()??, fields.next()??))
 }
 
 /// Run-queue wait of every live thread of `/proc/<which>`, in microseconds (0 if unavailable;
@@ -52,7 +54,7 @@ pub fn run_delay_us(which: &str) -> u64 {
     let ns: u64 = tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|text| parse_schedstat_delay_ns(&text))
+        .filter_map(|text| parse_schedstat(&text).map(|(_, delay)| delay))
         .sum();
     ns / 1000
 }
@@ -238,9 +240,10 @@ mod tests {
     }
 
     #[test]
-    fn schedstat_gives_the_run_queue_wait() {
-        assert_eq!(parse_schedstat_delay_ns("96760418 14446971 367\n"), Some(14_446_971));
-        assert_eq!(parse_schedstat_delay_ns("1"), None);
+    fn schedstat_gives_the_time_on_cpu_and_the_run_queue_wait() {
+        assert_eq!(parse_schedstat("96760418 14446971 367\n"), Some((96_760_418, 14_446_971)));
+        assert_eq!(parse_schedstat("1"), None);
+        assert_eq!(parse_schedstat(""), None);
     }
 
     #[test]

@@ -4,15 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::proc::parse_schedstat;
+
 /// CPU time run so far by each live thread of a process: thread id → (name, nanoseconds).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ThreadTimes(HashMap<u32, (String, u64)>);
-
-/// `sum_exec_runtime` (field 1, ns: time on a CPU, to the nanosecond) from the text of a
-/// `/proc/PID/task/TID/schedstat`.
-pub fn parse_schedstat_run_ns(text: &str) -> Option<u64> {
-    text.split_whitespace().next()?.parse().ok()
-}
 
 impl ThreadTimes {
     /// Samples every live thread of process `pid`; empty if `/proc` cannot be read. A thread
@@ -24,7 +20,7 @@ impl ThreadTimes {
             .filter_map(|task| {
                 let tid = task.file_name().to_str()?.parse().ok()?;
                 let name = std::fs::read_to_string(task.path().join("comm")).ok()?.trim_end().to_owned();
-                let ns = parse_schedstat_run_ns(&std::fs::read_to_string(task.path().join("schedstat")).ok()?)?;
+                let (ns, _) = parse_schedstat(&std::fs::read_to_string(task.path().join("schedstat")).ok()?)?;
                 Some((tid, (name, ns)))
             })
             .collect();
@@ -67,12 +63,6 @@ pub fn summary(by_name: &BTreeMap<String, u64>, per: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn schedstat_gives_the_time_on_cpu() {
-        assert_eq!(parse_schedstat_run_ns("96760418 14446971 367\n"), Some(96_760_418));
-        assert_eq!(parse_schedstat_run_ns(""), None);
-    }
 
     #[test]
     fn time_is_summed_per_name_and_new_threads_count_from_zero() {

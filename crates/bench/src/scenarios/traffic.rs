@@ -165,7 +165,6 @@ struct SendOutcome {
 
 /// Sends on schedule `start + phase + k * interval` until `end`; each body carries the actual
 /// send instant, and the lateness against the schedule is recorded separately.
-#[allow(clippy::too_many_arguments)]
 async fn send_loop(
     tx: mpsc::Sender<String>,
     plan: SenderPlan,
