@@ -25,7 +25,6 @@ use crate::service::limits::RateLimits;
 use crate::service::passwords::Hasher;
 use crate::service::sessions::TokenKey;
 use crate::state::AppState;
-use crate::ws::heartbeat::Heartbeat;
 
 /// How long shutdown waits for open sockets to finish writing and close.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -122,7 +121,6 @@ impl Application {
             token_key: Arc::new(TokenKey::new(&secret)),
             hasher: Arc::new(hasher),
             limits: Arc::new(RateLimits::new(&config)),
-            heartbeat: Heartbeat::start(Duration::from_millis(config.heartbeat_ms)),
             general_id,
             presence: crate::service::presence::Tracker::new(&config),
             typing: Default::default(),
@@ -133,6 +131,7 @@ impl Application {
             crate::service::receipts::start_flusher(state.clone()),
             crate::service::presence::start_worker(state.clone()),
             crate::service::typing::start_ticker(state.clone()),
+            crate::ws::heartbeat::start_ticker(state.clone()),
         ];
         let background = Background { stop: state.stop.clone(), tasks };
         Ok(Self { listener, state, bridge, background })

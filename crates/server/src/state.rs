@@ -10,7 +10,6 @@ use crate::service::limits::RateLimits;
 use crate::service::passwords::Hasher;
 use crate::service::sessions::TokenKey;
 use crate::store::Store;
-use crate::ws::heartbeat::Heartbeat;
 
 /// Shared state: configuration, persistence, fan-out and keys. Clone freely (all `Arc`s).
 #[derive(Clone)]
@@ -25,8 +24,6 @@ pub struct AppState {
     pub token_key: Arc<TokenKey>,
     /// Argon2id hashing with the configured parameters.
     pub hasher: Arc<Hasher>,
-    /// The one ticker driving every connection's heartbeat.
-    pub heartbeat: Heartbeat,
     /// Rate limiters (auth, sends, upgrades).
     pub limits: Arc<RateLimits>,
     /// Id of `#general`, which every account joins.
@@ -38,7 +35,7 @@ pub struct AppState {
     /// Delivered receipts waiting for the next coalesced flush.
     pub receipts: crate::service::receipts::Buffer,
     /// Cancelled when the application stops (or is dropped unrun): the background tasks (the
-    /// receipt flusher, the presence worker, the typing ticker) then end at their next turn
+    /// receipt flusher, the presence worker, the typing ticker, the heartbeat ticker) then end at their next turn
     /// and release their clones of this state, so the store closes.
     pub stop: tokio_util::sync::CancellationToken,
 }

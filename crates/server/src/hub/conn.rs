@@ -8,10 +8,11 @@
 //! writer. Whatever the socket does not take at once goes to the front of the queue for the
 //! writer. This is the common case of a chat delivery: one frame for an idle connection.
 
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
-use tokio::sync::Notify;
 use tungstenite::Utf8Bytes;
 
 use super::pace::{Pace, PassClock};
@@ -59,11 +60,11 @@ pub struct Outbox(pub(super) Arc<Shared>);
 pub(super) struct Shared {
     pub(super) queue: Queue<Outgoing>,
     pub(super) queued: QueuedBytes,
-    /// Set once a close was requested; `reason` is set just before.
+    /// Set once a close was requested; `reason` is set just before. Wakes the consumer.
     closing: AtomicBool,
     reason: OnceLock<CloseReason>,
-    /// Wakes whoever waits in [`CloseSignal::closed`].
-    close_waiters: Notify,
+    /// Set by the heartbeat ticker ([`Outbox::heartbeat`]), taken by the consumer.
+    ping_due: AtomicBool,
     /// The attached socket's file descriptor for direct writes; -1 until attached.
     pub(super) socket: AtomicI32,
     /// How often the socket is written: direct writes stop while it is busy.
@@ -88,8 +89,8 @@ impl QueuedBytes {
     }
 }
 
-/// The receiving side, owned by the connection's writer task. Dropping its `frames` closes the
-/// queue.
+/// The receiving side, owned by the connection's task (the consumer). Dropping its `frames`
+/// closes the queue.
 pub struct Inbox {
     /// Frames to write, in order.
     pub frames: Frames,
@@ -97,25 +98,40 @@ pub struct Inbox {
     pub close: CloseSignal,
 }
 
-/// Waits for a close request; cheap to clone (the reader and writer each hold one).
-#[derive(Clone)]
+/// Waits for a close request, with the consumer's waker (so only in the connection's task).
 pub struct CloseSignal(Arc<Shared>);
 
 /// The writer's end of an outbox's queue; closes the queue when dropped.
 pub struct Frames(Arc<Shared>);
 
 impl Frames {
-    /// Waits for at least one queued item, then moves up to `max` into `out`, oldest first;
-    /// the writer then owns the socket. While it waits, producers may write directly to a
+    /// Polls for at least one queued item, then moves up to `max` into `out`, oldest first;
+    /// the consumer then owns the socket. While it waits, producers may write directly to a
     /// quiet attached socket.
-    pub async fn recv_many(&self, out: &mut Vec<Outgoing>, max: usize) {
+    pub fn poll_recv_many(&self, cx: &mut Context<'_>, out: &mut Vec<Outgoing>, max: usize) -> Poll<()> {
         let lend = self.0.socket.load(Ordering::Relaxed) >= 0 && self.0.pace.quiet();
-        self.0.queue.pop_into(out, max, lend).await
+        self.0.queue.poll_pop_into(cx, out, max, lend)
+    }
+
+    /// [`Frames::poll_recv_many`] as a future (tests).
+    #[cfg(test)]
+    pub async fn recv_many(&self, out: &mut Vec<Outgoing>, max: usize) {
+        poll_fn(|cx| self.poll_recv_many(cx, out, max)).await
     }
 
     /// Takes the socket back from direct writes (for a ping, or the close).
+    pub fn poll_own(&self, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.queue.poll_own(cx)
+    }
+
+    /// [`Frames::poll_own`] as a future.
     pub async fn own(&self) {
-        self.0.queue.own().await
+        poll_fn(|cx| self.poll_own(cx)).await
+    }
+
+    /// Whether a heartbeat ticked since the last call (see [`Outbox::heartbeat`]).
+    pub fn take_ping(&self) -> bool {
+        self.0.ping_due.swap(false, Ordering::Relaxed)
     }
 
     /// The socket's write pace, shared with direct writes.
@@ -155,7 +171,7 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
         queued: QueuedBytes { now: AtomicUsize::new(0), max: limits.bytes.max(1) },
         closing: AtomicBool::new(false),
         reason: OnceLock::new(),
-        close_waiters: Notify::new(),
+        ping_due: AtomicBool::new(false),
         socket: AtomicI32::new(-1),
         pace: Pace::default(),
         corked: AtomicBool::new(false),
@@ -294,11 +310,19 @@ impl Outbox {
         let _ = self.0.queue.try_push(Outgoing::Pong(payload));
     }
 
-    /// Asks the writer to close the connection; the first reason given wins.
+    /// Asks the connection's task to close it; the first reason given wins.
     pub fn close(&self, reason: CloseReason) {
         let _ = self.0.reason.set(reason);
         self.0.closing.store(true, Ordering::Release);
-        self.0.close_waiters.notify_waiters();
+        self.0.queue.wake_consumer();
+    }
+
+    /// A heartbeat tick: the connection's task pings its peer when it next runs, or closes
+    /// the connection if the peer was silent too long. Called for every connection by the
+    /// one ticker ([`crate::ws::heartbeat`]); no per-connection timers.
+    pub fn heartbeat(&self) {
+        self.0.ping_due.store(true, Ordering::Relaxed);
+        self.0.queue.wake_consumer();
     }
 
     /// Whether a close was requested.
@@ -308,17 +332,19 @@ impl Outbox {
 }
 
 impl CloseSignal {
-    /// Resolves once a close was requested, with its reason.
-    pub async fn closed(&self) -> CloseReason {
-        loop {
-            let wait = self.0.close_waiters.notified();
-            tokio::pin!(wait);
-            wait.as_mut().enable();
-            if self.0.closing.load(Ordering::Acquire) {
-                return self.0.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" });
-            }
-            wait.await;
+    /// Ready once a close was requested, with its reason; registers `cx`'s waker as the
+    /// consumer's (the connection's task).
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        self.0.queue.register_consumer(cx.waker());
+        match self.0.closing.load(Ordering::Acquire) {
+            true => Poll::Ready(self.0.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })),
+            false => Poll::Pending,
         }
+    }
+
+    /// [`CloseSignal::poll_closed`] as a future.
+    pub async fn closed(&self) -> CloseReason {
+        poll_fn(|cx| self.poll_closed(cx)).await
     }
 }
 

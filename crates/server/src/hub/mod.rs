@@ -293,6 +293,13 @@ impl Hub {
         }
     }
 
+    /// A heartbeat tick for every connection of this node (see [`Outbox::heartbeat`]).
+    pub fn heartbeat(&self) {
+        for (_, entry) in self.read().all() {
+            entry.outbox.heartbeat();
+        }
+    }
+
     /// Number of live connections.
     pub fn connection_count(&self) -> usize {
         self.read().len()

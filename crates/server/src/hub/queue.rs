@@ -15,15 +15,18 @@
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 /// A bounded multi-producer, single-consumer queue; share it in an `Arc`.
 pub struct Queue<T> {
     state: Mutex<State<T>>,
-    /// Wakes the consumer when an item arrives (a stored permit covers a push that lands
-    /// before the consumer waits).
-    arrived: Notify,
+    /// The consumer's task, woken when an item arrives, when a producer gives the socket
+    /// back, and by [`Queue::wake_consumer`]. The consumer registers before it looks, so a
+    /// push that lands in between is not missed.
+    consumer: AtomicWaker,
     /// Wakes producers waiting for room when the consumer takes items or leaves.
     room: Notify,
     capacity: usize,
@@ -64,7 +67,7 @@ impl<T> Queue<T> {
     pub fn new(capacity: usize) -> Self {
         Self {
             state: Mutex::new(State { items: VecDeque::new(), closed: false, owner: Owner::Consumer }),
-            arrived: Notify::new(),
+            consumer: AtomicWaker::new(),
             room: Notify::new(),
             capacity: capacity.max(1),
         }
@@ -106,7 +109,7 @@ impl<T> Queue<T> {
         let wake = wake_idle || state.owner != Owner::Idle;
         drop(state);
         if wake {
-            self.arrived.notify_one();
+            self.consumer.wake();
         }
         Ok(wake)
     }
@@ -133,39 +136,49 @@ impl<T> Queue<T> {
     /// and takes ownership of the socket. While it waits with nothing queued, the socket is
     /// [`Owner::Idle`] if `lend` (producers may then claim it); while a producer holds
     /// it, nothing is taken until that producer releases it. When taking empties the queue its
-    /// buffer is released.
-    pub async fn pop_into(&self, out: &mut Vec<T>, max: usize, lend: bool) {
-        loop {
-            let wait = self.arrived.notified();
-            {
-                let mut state = self.lock();
-                if state.owner != Owner::Producer && !state.items.is_empty() {
-                    state.owner = Owner::Consumer;
-                    drop(state);
-                    self.try_pop_into(out, max);
-                    return;
-                }
-                if state.owner != Owner::Producer {
-                    state.owner = if lend { Owner::Idle } else { Owner::Consumer };
-                }
-            }
-            wait.await;
+    /// buffer is released. Registers `cx`'s waker as the consumer's.
+    pub fn poll_pop_into(&self, cx: &mut Context<'_>, out: &mut Vec<T>, max: usize, lend: bool) -> Poll<()> {
+        self.register_consumer(cx.waker());
+        let mut state = self.lock();
+        if state.owner != Owner::Producer && !state.items.is_empty() {
+            state.owner = Owner::Consumer;
+            drop(state);
+            self.try_pop_into(out, max);
+            return Poll::Ready(());
         }
+        if state.owner != Owner::Producer {
+            state.owner = if lend { Owner::Idle } else { Owner::Consumer };
+        }
+        Poll::Pending
+    }
+
+    /// [`Queue::poll_pop_into`] as a future (tests).
+    #[cfg(test)]
+    pub async fn pop_into(&self, out: &mut Vec<T>, max: usize, lend: bool) {
+        std::future::poll_fn(|cx| self.poll_pop_into(cx, out, max, lend)).await
     }
 
     /// Takes ownership of the socket for the consumer (a ping, the close), waiting out a
-    /// producer's claim (one non-blocking write).
-    pub async fn own(&self) {
-        loop {
-            {
-                let mut state = self.lock();
-                if state.owner != Owner::Producer {
-                    state.owner = Owner::Consumer;
-                    return;
-                }
-            }
-            tokio::task::yield_now().await;
+    /// producer's claim (one non-blocking write: the task yields and tries again).
+    pub fn poll_own(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.owner != Owner::Producer {
+            state.owner = Owner::Consumer;
+            return Poll::Ready(());
         }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Registers the consumer's task to be woken (by [`Queue::wake_consumer`] and the queue's
+    /// own wake-ups), replacing the waker registered before.
+    pub fn register_consumer(&self, waker: &std::task::Waker) {
+        self.consumer.register(waker);
+    }
+
+    /// Wakes the consumer's task, whatever it waits for (a close, a heartbeat).
+    pub fn wake_consumer(&self) {
+        self.consumer.wake();
     }
 
     /// Claims the socket for a producer: only when the consumer lent it, nothing is queued
@@ -205,7 +218,7 @@ impl<T> Queue<T> {
         let wake = state.owner == Owner::Consumer;
         drop(state);
         if wake {
-            self.arrived.notify_one();
+            self.consumer.wake();
         }
     }
 

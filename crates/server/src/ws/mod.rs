@@ -2,10 +2,10 @@
 //! the socket to a [`session`]. Frames are decoded and answered in [`dispatch`].
 
 mod dispatch;
+mod duplex;
 pub mod heartbeat;
 mod session;
 pub mod socket;
-mod writer;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{HOST, ORIGIN};

@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{ready, Poll};
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -75,23 +75,28 @@ impl FrameReader {
 
     /// The next message, reading from `io` as needed.
     pub async fn next<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<Incoming, ReadError> {
+        poll_fn(|cx| self.poll_next(cx, io)).await
+    }
+
+    /// Polls for the next message, reading from `io` as needed; each read lands in a buffer on
+    /// this call's stack, and only the bytes of an incomplete frame are kept.
+    pub fn poll_next<R: AsyncRead + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        io: &mut R,
+    ) -> Poll<Result<Incoming, ReadError>> {
         loop {
             if let Some(message) = self.parse()? {
-                return Ok(message);
+                return Poll::Ready(Ok(message));
             }
-            let read = poll_fn(|cx| {
-                // Not zeroed: the read fills what it reports, nothing else is looked at.
-                let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-                let mut out = ReadBuf::uninit(&mut chunk);
-                ready!(Pin::new(&mut *io).poll_read(cx, &mut out))?;
-                self.buf.extend_from_slice(out.filled());
-                Poll::Ready(Ok::<_, io::Error>(out.filled().len()))
-            })
-            .await
-            .map_err(ReadError::Io)?;
-            if read == 0 {
-                return Err(ReadError::Eof);
+            // Not zeroed: the read fills what it reports, nothing else is looked at.
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+            let mut out = ReadBuf::uninit(&mut chunk);
+            ready!(Pin::new(&mut *io).poll_read(cx, &mut out)).map_err(ReadError::Io)?;
+            if out.filled().is_empty() {
+                return Poll::Ready(Err(ReadError::Eof));
             }
+            self.buf.extend_from_slice(out.filled());
         }
     }
 

@@ -9,8 +9,10 @@
 
 use std::io::{self, IoSlice};
 use std::os::fd::{BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
 use super::{opcode, MAX_CONTROL_PAYLOAD};
 
@@ -86,15 +88,20 @@ impl Batch {
     /// Writes what is left of the batch to `io` in as few calls as the socket accepts, then
     /// releases the buffer. Cancel-safe: cancelled, it resumes where it stopped.
     pub async fn write_to<W: AsyncWrite + Unpin>(&mut self, io: &mut W) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_write_to(cx, io)).await
+    }
+
+    /// Polls [`Batch::write_to`]: `Pending` keeps the place reached.
+    pub fn poll_write_to<W: AsyncWrite + Unpin>(&mut self, cx: &mut Context<'_>, io: &mut W) -> Poll<io::Result<()>> {
         while self.written < self.bytes.len() {
-            let n = io.write(&self.bytes[self.written..]).await?;
+            let n = ready!(Pin::new(&mut *io).poll_write(cx, &self.bytes[self.written..]))?;
             if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             self.written += n;
         }
         *self = Self::default();
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 }
 
