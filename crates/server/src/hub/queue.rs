@@ -38,6 +38,10 @@ struct State<T> {
     closed: bool,
     /// Who may write to the socket now.
     owner: Owner,
+    /// A producer woke the consumer to take the queue (cleared when it does). Items pushed
+    /// quietly to a lent socket are not the consumer's to take when its task is polled for
+    /// something else: their producer flushes them (see [`Queue::try_push_quiet`]).
+    signalled: bool,
 }
 
 /// Who may write to the connection's socket.
@@ -66,7 +70,12 @@ impl<T> Queue<T> {
     /// An empty queue holding at most `capacity` items (at least 1).
     pub fn new(capacity: usize) -> Self {
         Self {
-            state: Mutex::new(State { items: VecDeque::new(), closed: false, owner: Owner::Consumer }),
+            state: Mutex::new(State {
+                items: VecDeque::new(),
+                closed: false,
+                owner: Owner::Consumer,
+                signalled: false,
+            }),
             consumer: AtomicWaker::new(),
             room: Notify::new(),
             capacity: capacity.max(1),
@@ -107,6 +116,7 @@ impl<T> Queue<T> {
         }
         state.items.push_back(item);
         let wake = wake_idle || state.owner != Owner::Idle;
+        state.signalled |= wake;
         drop(state);
         if wake {
             self.consumer.wake();
@@ -136,12 +146,15 @@ impl<T> Queue<T> {
     /// and takes ownership of the socket. While it waits with nothing queued, the socket is
     /// [`Owner::Idle`] if `lend` (producers may then claim it); while a producer holds
     /// it, nothing is taken until that producer releases it. When taking empties the queue its
-    /// buffer is released. Registers `cx`'s waker as the consumer's.
+    /// buffer is released. Items a producer queued quietly to the lent socket stay for that
+    /// producer's flush. Registers `cx`'s waker as the consumer's.
     pub fn poll_pop_into(&self, cx: &mut Context<'_>, out: &mut Vec<T>, max: usize, lend: bool) -> Poll<()> {
         self.register_consumer(cx.waker());
         let mut state = self.lock();
-        if state.owner != Owner::Producer && !state.items.is_empty() {
+        let for_consumer = state.signalled || state.owner == Owner::Consumer || !lend;
+        if state.owner != Owner::Producer && !state.items.is_empty() && for_consumer {
             state.owner = Owner::Consumer;
+            state.signalled = false;
             drop(state);
             self.try_pop_into(out, max);
             return Poll::Ready(());
@@ -216,6 +229,7 @@ impl<T> Queue<T> {
         }
         state.owner = if lend && state.items.is_empty() { Owner::Idle } else { Owner::Consumer };
         let wake = state.owner == Owner::Consumer;
+        state.signalled |= wake;
         drop(state);
         if wake {
             self.consumer.wake();
@@ -227,8 +241,11 @@ impl<T> Queue<T> {
         let mut state = self.lock();
         let n = state.items.len().min(max);
         out.extend(state.items.drain(..n));
-        if state.items.is_empty() && state.items.capacity() > 0 {
-            state.items = VecDeque::new();
+        if state.items.is_empty() {
+            state.signalled = false;
+            if state.items.capacity() > 0 {
+                state.items = VecDeque::new();
+            }
         }
         drop(state);
         if n > 0 {
@@ -317,6 +334,27 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         q.close();
         assert!(!blocked.await.unwrap());
+    }
+
+    #[test]
+    fn items_queued_quietly_to_a_lent_socket_wait_for_their_producer() {
+        let q = Queue::new(8);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut out = Vec::new();
+        assert!(q.poll_pop_into(&mut cx, &mut out, 8, true).is_pending(), "nothing queued: the socket is lent");
+        assert_eq!(q.try_push_quiet(1), Ok(false), "the lending consumer is not woken");
+        // The consumer's task polled for something else (a read, a request) leaves it.
+        assert!(q.poll_pop_into(&mut cx, &mut out, 8, true).is_pending());
+        assert!(out.is_empty());
+        // A normal push wakes the consumer for the whole queue, in order.
+        q.try_push(2).unwrap();
+        assert!(q.poll_pop_into(&mut cx, &mut out, 8, true).is_ready());
+        assert_eq!(out, [1, 2]);
+        // Once it stops lending (a busy socket) everything queued is its own.
+        assert!(q.poll_pop_into(&mut cx, &mut out, 8, true).is_pending());
+        assert_eq!(q.try_push_quiet(3), Ok(false));
+        assert!(q.poll_pop_into(&mut cx, &mut out, 8, false).is_ready());
+        assert_eq!(out, [1, 2, 3]);
     }
 
     #[tokio::test]
