@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(channels::router())
         .merge(messages::router())
-        .merge(crate::ws::router())
+        .merge(crate::ws::router(&state))
         .route("/api/health", get(health))
         .fallback(web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));

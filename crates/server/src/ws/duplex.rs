@@ -21,6 +21,7 @@ use std::time::Duration;
 use tokio::time::Sleep;
 
 use crate::clock::now_ms;
+use crate::config::Config;
 use crate::hub::conn::Frames;
 use crate::hub::direct::{lay_out, MAX_BATCH};
 use crate::hub::pace::WRITE_PACE;
@@ -49,51 +50,15 @@ const NORMAL: CloseReason = CloseReason { code: 1000, reason: "" };
 const ABNORMAL: CloseReason = CloseReason { code: 1006, reason: "" };
 
 /// A request being handled; the future owns its frame's text.
-type Handling<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+pub type Handling<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
-/// Runs the session on `socket` until the peer leaves, a close is requested (logout,
-/// overflow, shutdown), a frame breaks the protocol or the size limit, or the peer is silent
-/// for two heartbeats. Requests are handled one at a time, in order, each in a boxed future.
-/// On close it writes what is queued (unless the reason is overflow or revocation) and the
-/// close frame, bounded by [`CLOSE_TIMEOUT`], shuts the socket's sending side, then lets a
-/// request in progress end.
-pub async fn serve(state: &AppState, auth: &Auth, conn: ConnId, socket: Socket, inbox: Inbox, outbox: &Outbox) {
-    let Inbox { frames, close } = inbox;
-    let mut duplex = Duplex {
-        state,
-        auth,
-        conn,
-        outbox,
-        socket,
-        reader: FrameReader::new(state.config.max_frame_bytes),
-        last_heard: now_ms(),
-        silent_limit_ms: 2 * heartbeat::period(&state.config).as_millis() as i64,
-        taken: Vec::new(),
-        batch: Batch::default(),
-        batch_is_flush: false,
-        ping: false,
-        hold: None,
-        handling: None,
-    };
-    let reason = poll_fn(|cx| duplex.poll(cx, &frames, &close)).await;
-    outbox.close(reason);
-    if reason != ABNORMAL {
-        // Boxed: the timer is only needed at the end, not in every idle connection.
-        let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, duplex.finish(&frames, reason))).await;
-    }
-    // No direct write reaches the socket once the queue is closed; only then may it close.
-    drop(frames);
-    if let Some(request) = duplex.handling.take() {
-        request.await;
-    }
-}
-
-/// What one connection keeps between polls.
-struct Duplex<'a> {
-    state: &'a AppState,
-    auth: &'a Auth,
-    conn: ConnId,
-    outbox: &'a Outbox,
+/// What one connection keeps between polls, and for its whole life: built before the
+/// session's future, which holds it once.
+pub struct Duplex {
+    /// The outbox's receiving end. Declared before `socket`, so it is dropped first: the queue
+    /// closes (no direct write can reach the socket any more) before the socket does.
+    frames: Frames,
+    close: CloseSignal,
     socket: Socket,
     reader: FrameReader,
     /// When the peer last sent a frame, ms since the epoch.
@@ -112,42 +77,103 @@ struct Duplex<'a> {
     ping: bool,
     /// Boxed: a timer entry only while pacing, not in every idle connection.
     hold: Option<Pin<Box<Sleep>>>,
-    handling: Option<Handling<'a>>,
 }
 
-impl<'a> Duplex<'a> {
+/// The connection a [`Duplex`] serves: who it is and where its answers go.
+#[derive(Clone, Copy)]
+struct Peer<'a> {
+    state: &'a AppState,
+    auth: &'a Auth,
+    conn: ConnId,
+    outbox: &'a Outbox,
+}
+
+impl Duplex {
+    /// A connection on `socket` whose outbox's receiving end is `inbox`, with the limits of
+    /// `config` (`max_frame_bytes`, the heartbeat).
+    pub fn new(socket: Socket, inbox: Inbox, config: &Config) -> Self {
+        Self {
+            frames: inbox.frames,
+            close: inbox.close,
+            socket,
+            reader: FrameReader::new(config.max_frame_bytes),
+            last_heard: now_ms(),
+            silent_limit_ms: 2 * heartbeat::period(config).as_millis() as i64,
+            taken: Vec::new(),
+            batch: Batch::default(),
+            batch_is_flush: false,
+            ping: false,
+            hold: None,
+        }
+    }
+
+    /// The socket, for the `ready` frame written before [`Duplex::serve`].
+    pub fn socket(&mut self) -> &mut Socket {
+        &mut self.socket
+    }
+
+    /// Runs the session until the peer leaves, a close is requested (logout, overflow,
+    /// shutdown), a frame breaks the protocol or the size limit, or the peer is silent for two
+    /// heartbeats. Requests are handled one at a time, in order, each in a boxed future. On
+    /// close it writes what is queued (unless the reason is overflow or revocation) and the
+    /// close frame, bounded by [`CLOSE_TIMEOUT`], and shuts the socket's sending side.
+    ///
+    /// Returns a request still in progress: the caller drops this `Duplex` first (closing the
+    /// queue, so the request cannot wait for room in it), then lets the request end.
+    pub async fn serve<'a>(
+        &mut self,
+        state: &'a AppState,
+        auth: &'a Auth,
+        conn: ConnId,
+        outbox: &'a Outbox,
+    ) -> Option<Handling<'a>> {
+        let peer = Peer { state, auth, conn, outbox };
+        let mut handling = None;
+        let reason = poll_fn(|cx| self.poll(cx, peer, &mut handling)).await;
+        outbox.close(reason);
+        if reason != ABNORMAL {
+            // Boxed: the timer is only needed at the end, not in every idle connection.
+            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, self.finish(reason))).await;
+        }
+        handling
+    }
+
     /// Makes what progress it can in both directions; ready with the reason to close.
-    fn poll(&mut self, cx: &mut Context<'_>, frames: &Frames, close: &CloseSignal) -> Poll<CloseReason> {
+    fn poll<'a>(
+        &mut self,
+        cx: &mut Context<'_>,
+        peer: Peer<'a>,
+        handling: &mut Option<Handling<'a>>,
+    ) -> Poll<CloseReason> {
         loop {
-            if let Poll::Ready(reason) = close.poll_closed(cx) {
+            if let Poll::Ready(reason) = self.close.poll_closed(cx) {
                 return Poll::Ready(reason);
             }
-            if frames.take_ping() {
+            if self.frames.take_ping() {
                 if now_ms() - self.last_heard > self.silent_limit_ms {
                     return Poll::Ready(TIMEOUT);
                 }
                 self.ping = true;
             }
-            let wrote = match self.poll_write(cx, frames) {
+            let wrote = match self.poll_write(cx) {
                 Poll::Ready(Err(())) => return Poll::Ready(ABNORMAL),
                 Poll::Ready(Ok(())) => true,
                 Poll::Pending => false,
             };
-            if let Some(handling) = self.handling.as_mut() {
-                match handling.as_mut().poll(cx) {
-                    Poll::Ready(()) => self.handling = None,
-                    Poll::Pending => {}
+            if let Some(request) = handling.as_mut() {
+                if request.as_mut().poll(cx).is_ready() {
+                    *handling = None;
                 }
             }
             let mut read = false;
-            if self.handling.is_none() {
+            if handling.is_none() {
                 if let Poll::Ready(message) = self.reader.poll_next(cx, &mut self.socket) {
                     self.last_heard = now_ms();
                     read = true;
                     match message {
-                        Ok(Incoming::Text(text)) => self.handling = Some(self.request(text)),
-                        Ok(Incoming::Binary) => self.handling = Some(Box::pin(dispatch::refuse_binary(self.outbox))),
-                        Ok(Incoming::Ping(payload)) => self.outbox.pong(payload),
+                        Ok(Incoming::Text(text)) => *handling = Some(request(peer, text)),
+                        Ok(Incoming::Binary) => *handling = Some(Box::pin(dispatch::refuse_binary(peer.outbox))),
+                        Ok(Incoming::Ping(payload)) => peer.outbox.pong(payload),
                         Ok(Incoming::Pong) => {}
                         Ok(Incoming::Close) | Err(ReadError::Eof | ReadError::Io(_)) => return Poll::Ready(NORMAL),
                         Err(ReadError::TooLarge) => return Poll::Ready(FRAME_TOO_LARGE),
@@ -162,38 +188,32 @@ impl<'a> Duplex<'a> {
         }
     }
 
-    /// The future that handles one text frame; it owns the text.
-    fn request(&self, text: String) -> Handling<'a> {
-        let (state, auth, conn, outbox) = (self.state, self.auth, self.conn, self.outbox);
-        Box::pin(async move { dispatch::handle(state, auth, conn, outbox, &text).await })
-    }
-
     /// One step of the sending side: writes the batch in progress; or, after a pace's hold,
     /// lays out what was taken; or takes the socket back to ping; or takes what is queued
     /// (then holds it back if the socket is busy). `Ready(Ok)` when it made progress,
     /// `Ready(Err)` when the socket failed.
-    fn poll_write(&mut self, cx: &mut Context<'_>, frames: &Frames) -> Poll<Result<(), ()>> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
         if !self.batch.is_empty() {
             std::task::ready!(self.batch.poll_write_to(cx, &mut self.socket)).map_err(drop)?;
             if std::mem::take(&mut self.batch_is_flush) {
-                frames.pace().flushed();
+                self.frames.pace().flushed();
             }
         } else if let Some(hold) = self.hold.as_mut() {
             std::task::ready!(hold.as_mut().poll(cx));
             self.hold = None;
-            self.fill(frames);
+            self.fill();
         } else if self.ping {
-            std::task::ready!(frames.poll_own(cx));
+            std::task::ready!(self.frames.poll_own(cx));
             self.batch.ping();
             self.ping = false;
         } else {
-            std::task::ready!(frames.poll_recv_many(cx, &mut self.taken, MAX_BATCH));
+            std::task::ready!(self.frames.poll_recv_many(cx, &mut self.taken, MAX_BATCH));
             // A peer that sent a frame in the last two paces is in a conversation with the
             // server (a closed-loop sender waiting for its `ack`): its frames are never held.
             let talking = now_ms() - self.last_heard <= 2 * WRITE_PACE.as_millis() as i64;
-            match frames.pace().hold(talking) {
+            match self.frames.pace().hold(talking) {
                 Some(wait) => self.hold = Some(Box::pin(tokio::time::sleep(wait))),
-                None => self.fill(frames),
+                None => self.fill(),
             }
         }
         Poll::Ready(Ok(()))
@@ -201,12 +221,12 @@ impl<'a> Duplex<'a> {
 
     /// Lays out the taken items and whatever else is queued (up to [`MAX_BATCH`] in all) into
     /// the batch, releasing each frame's bytes from the outbox count.
-    fn fill(&mut self, frames: &Frames) {
+    fn fill(&mut self) {
         let room = MAX_BATCH.saturating_sub(self.taken.len());
         if room > 0 {
-            frames.try_recv_many(&mut self.taken, room);
+            self.frames.try_recv_many(&mut self.taken, room);
         }
-        lay_out(&mut self.batch, &self.taken, frames.queued());
+        lay_out(&mut self.batch, &self.taken, self.frames.queued());
         self.taken = Vec::new();
         self.batch_is_flush = true;
     }
@@ -214,14 +234,20 @@ impl<'a> Duplex<'a> {
     /// Writes the rest of a write a close cut short, then what is queued (unless the
     /// connection is closed as a slow consumer or revoked: 4008, 4001), then the close frame,
     /// and shuts the socket's sending side.
-    async fn finish(&mut self, frames: &Frames, reason: CloseReason) -> std::io::Result<()> {
-        frames.own().await;
+    async fn finish(&mut self, reason: CloseReason) -> std::io::Result<()> {
+        self.frames.own().await;
         if !matches!(reason.code, 4001 | 4008) {
-            frames.try_recv_many(&mut self.taken, usize::MAX);
-            lay_out(&mut self.batch, &self.taken, frames.queued());
+            self.frames.try_recv_many(&mut self.taken, usize::MAX);
+            lay_out(&mut self.batch, &self.taken, self.frames.queued());
         }
         self.batch.close(reason.code, reason.reason);
         self.batch.write_to(&mut self.socket).await?;
         tokio::io::AsyncWriteExt::shutdown(&mut self.socket).await
     }
+}
+
+/// The future that handles one text frame; it owns the text.
+fn request(peer: Peer<'_>, text: String) -> Handling<'_> {
+    let Peer { state, auth, conn, outbox } = peer;
+    Box::pin(async move { dispatch::handle(state, auth, conn, outbox, &text).await })
 }

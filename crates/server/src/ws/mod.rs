@@ -7,6 +7,8 @@ pub mod heartbeat;
 mod session;
 pub mod socket;
 
+use std::sync::Arc;
+
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::{HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,13 +24,13 @@ use crate::service::sessions;
 use crate::state::AppState;
 use socket::upgrade::{Upgrade, UpgradeRejection};
 
-/// The gateway route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/ws", get(upgrade))
+/// The gateway route. Its sessions share one handle to `state` (8 bytes each, not a copy).
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new().route("/api/ws", get(upgrade)).with_state(Arc::new(state.clone()))
 }
 
 async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     ws: Result<Upgrade, UpgradeRejection>,

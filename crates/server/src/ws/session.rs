@@ -1,7 +1,9 @@
 //! One WebSocket session: registers with the hub, sends `ready`, then runs the connection
 //! ([`super::duplex`]) in this one task until it closes, and unregisters.
 
+use std::future::Future;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 
 use banter_proto::ws::{Ready, ServerEvent};
 use banter_proto::Limits;
@@ -12,41 +14,48 @@ use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::service::{presence, typing};
 use crate::state::AppState;
-use crate::ws::duplex;
+use crate::ws::duplex::Duplex;
 use crate::ws::socket::upgrade::Socket;
 use crate::ws::socket::write::{hold_segments, Batch};
 
 /// Close when the session could not start (store failure).
 const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
 
-/// Runs a session until the socket ends or it is closed (logout, overflow, shutdown). Its
-/// future lives as long as the connection, so everything only needed to start (the `ready`
-/// queries and write) runs boxed in [`start`] and is freed before the session idles.
+/// A session on `socket`, registered with the hub at once; the future runs it until the
+/// socket ends or it is closed (logout, overflow, shutdown), then unregisters it. That future
+/// lives as long as the connection, so it holds each part once (the shared state, the
+/// account, the [`Duplex`]), and everything only needed to start (the `ready` queries and
+/// write) runs boxed in [`start`] and is freed before the session idles.
 ///
 /// `fd` is the descriptor of the TCP connection under `socket`: the outbox writes single
 /// frames to it directly while the session has nothing queued.
-pub async fn run(state: AppState, socket: Socket, fd: RawFd, auth: Auth) {
-    let user_id = auth.user.user.id;
+pub fn run(state: Arc<AppState>, socket: Socket, fd: RawFd, auth: Auth) -> impl Future<Output = ()> + Send {
     let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
-    let (conn, outbox, inbox) = state.hub.connect(user_id, auth.session_id, limits);
+    let (conn, outbox, inbox) = state.hub.connect(auth.user.user.id, auth.session_id, limits);
     // SAFETY: `fd` is the connection `socket` wraps, non-blocking (tokio) and written
     // unbuffered; it stays open until `socket` is dropped, which is after the inbox's frames
-    // are: `duplex::serve` drops them before its halves of the socket, and when the session
-    // does not start the inbox is dropped here first.
+    // are: the `Duplex` drops them first (field order).
     unsafe { outbox.attach(fd) };
-    presence::connected(&state, user_id, conn);
-    let mut socket = socket;
-    // A statement of its own: a temporary in the `match` would keep the box for the session.
-    let started = Box::pin(start(&state, conn, &auth, &mut socket)).await;
-    // The gateway held the `101` back for the `ready` frame (or the close) just written.
-    hold_segments(fd, false);
-    match started {
-        true => duplex::serve(&state, &auth, conn, socket, inbox, &outbox).await,
-        false => drop(inbox),
+    presence::connected(&state, auth.user.user.id, conn);
+    let mut duplex = Duplex::new(socket, inbox, &state.config);
+    async move {
+        // A statement of its own: a temporary in the `match` would keep the box for the session.
+        let started = Box::pin(start(&state, conn, &auth, duplex.socket())).await;
+        // The gateway held the `101` back for the `ready` frame (or the close) just written.
+        hold_segments(fd, false);
+        let request = match started {
+            true => duplex.serve(&state, &auth, conn, &outbox).await,
+            false => None,
+        };
+        drop(duplex);
+        if let Some(request) = request {
+            request.await;
+        }
+        let user_id = auth.user.user.id;
+        state.hub.disconnect(conn);
+        typing::disconnected(&state, user_id, conn);
+        presence::disconnected(&state, user_id, conn);
     }
-    state.hub.disconnect(conn);
-    typing::disconnected(&state, user_id, conn);
-    presence::disconnected(&state, user_id, conn);
 }
 
 /// Writes `ready`; `false` when the socket failed first, or when the store failed (then the
