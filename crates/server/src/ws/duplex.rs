@@ -13,7 +13,7 @@
 //! While it waits with nothing queued on a quiet socket, the outbox writes single frames
 //! directly (see [`crate::hub::conn`]); it takes the socket back for everything it writes itself.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::hub::conn::Frames;
 use crate::hub::direct::{lay_out, MAX_BATCH};
 use crate::hub::pace::WRITE_PACE;
-use crate::hub::{CloseReason, CloseSignal, ConnId, Inbox, Outbox, Outgoing};
+use crate::hub::{CloseReason, CloseSignal, ConnId, Inbox, Outbox};
 use crate::service::sessions::Auth;
 use crate::state::AppState;
 use crate::ws::dispatch;
@@ -64,28 +64,31 @@ pub struct Duplex {
     /// When the peer last sent a frame, ms since the epoch.
     last_heard: i64,
     /// Silence after which the peer is dropped, ms.
-    silent_limit_ms: i64,
-    /// Items taken from the queue for the next write (held while pacing); no buffer between
-    /// writes.
-    taken: Vec<Outgoing>,
-    /// The bytes of the write in progress (kept if a close cuts it short); no buffer between
-    /// writes.
-    batch: Batch,
+    silent_limit_ms: u32,
     /// Whether `batch` holds queued frames (its write counts as a flush for the pace).
     batch_is_flush: bool,
     /// A ping is due.
     ping: bool,
+    /// Frames in `batch` while a pace's `hold` keeps it back (at most [`MAX_BATCH`]).
+    held: u8,
+    /// The bytes of the write in progress (kept if a close cuts it short), or of the frames
+    /// a pace's hold keeps back; no buffer between writes.
+    batch: Batch,
     /// Boxed: a timer entry only while pacing, not in every idle connection.
     hold: Option<Pin<Box<Sleep>>>,
 }
 
 /// The connection a [`Duplex`] serves: who it is and where its answers go.
 #[derive(Clone, Copy)]
-struct Peer<'a> {
-    state: &'a AppState,
-    auth: &'a Auth,
-    conn: ConnId,
-    outbox: &'a Outbox,
+pub struct Peer<'a> {
+    /// The server's shared state.
+    pub state: &'a AppState,
+    /// The session's account.
+    pub auth: &'a Auth,
+    /// The connection's id in the hub.
+    pub conn: ConnId,
+    /// The connection's outbox (the sending end of the `Duplex`'s queue).
+    pub outbox: &'a Outbox,
 }
 
 impl Duplex {
@@ -98,11 +101,11 @@ impl Duplex {
             socket,
             reader: FrameReader::new(config.max_frame_bytes),
             last_heard: now_ms(),
-            silent_limit_ms: 2 * heartbeat::period(config).as_millis() as i64,
-            taken: Vec::new(),
-            batch: Batch::default(),
+            silent_limit_ms: (2 * heartbeat::period(config).as_millis()).min(u32::MAX as u128) as u32,
             batch_is_flush: false,
             ping: false,
+            held: 0,
+            batch: Batch::default(),
             hold: None,
         }
     }
@@ -114,28 +117,33 @@ impl Duplex {
 
     /// Runs the session until the peer leaves, a close is requested (logout, overflow,
     /// shutdown), a frame breaks the protocol or the size limit, or the peer is silent for two
-    /// heartbeats. Requests are handled one at a time, in order, each in a boxed future. On
-    /// close it writes what is queued (unless the reason is overflow or revocation) and the
-    /// close frame, bounded by [`CLOSE_TIMEOUT`], and shuts the socket's sending side.
+    /// heartbeats; the future's output is the reason to close, and a request still being
+    /// handled. Requests are handled one at a time, in order, each in a boxed future.
     ///
-    /// Returns a request still in progress: the caller drops this `Duplex` first (closing the
-    /// queue, so the request cannot wait for room in it), then lets the request end.
-    pub async fn serve<'a>(
-        &mut self,
-        state: &'a AppState,
-        auth: &'a Auth,
-        conn: ConnId,
-        outbox: &'a Outbox,
-    ) -> Option<Handling<'a>> {
-        let peer = Peer { state, auth, conn, outbox };
-        let mut handling = None;
-        let reason = poll_fn(|cx| self.poll(cx, peer, &mut handling)).await;
+    /// Then the caller closes: [`Duplex::close`], then drops this `Duplex` (closing the queue,
+    /// so the request cannot wait for room in it), then lets the request end. A named future
+    /// rather than an `async fn`, which would keep its arguments twice for the connection's
+    /// whole life.
+    pub fn run<'d, 'a>(&'d mut self, peer: Peer<'a>) -> Run<'d, 'a> {
+        Run { duplex: self, peer, handling: None }
+    }
+
+    /// Closes the connection with `reason` (also requested on the outbox, so producers stop):
+    /// writes what is queued (unless the reason is overflow or revocation: 4008, 4001) and
+    /// the close frame, bounded by [`CLOSE_TIMEOUT`], and shuts the socket's sending side.
+    /// Nothing is written when the socket failed (1006). Boxed: the timer is only needed at
+    /// the end, not in every idle connection.
+    pub fn close<'d>(
+        &'d mut self,
+        outbox: &Outbox,
+        reason: CloseReason,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'd>> {
         outbox.close(reason);
-        if reason != ABNORMAL {
-            // Boxed: the timer is only needed at the end, not in every idle connection.
-            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, self.finish(reason))).await;
-        }
-        handling
+        Box::pin(async move {
+            if reason != ABNORMAL {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.finish(reason)).await;
+            }
+        })
     }
 
     /// Makes what progress it can in both directions; ready with the reason to close.
@@ -150,7 +158,7 @@ impl Duplex {
                 return Poll::Ready(reason);
             }
             if self.frames.take_ping() {
-                if now_ms() - self.last_heard > self.silent_limit_ms {
+                if now_ms() - self.last_heard > i64::from(self.silent_limit_ms) {
                     return Poll::Ready(TIMEOUT);
                 }
                 self.ping = true;
@@ -188,47 +196,51 @@ impl Duplex {
         }
     }
 
-    /// One step of the sending side: writes the batch in progress; or, after a pace's hold,
-    /// lays out what was taken; or takes the socket back to ping; or takes what is queued
-    /// (then holds it back if the socket is busy). `Ready(Ok)` when it made progress,
-    /// `Ready(Err)` when the socket failed.
+    /// One step of the sending side: after a pace's hold, adds what queued meanwhile to the
+    /// frames it kept back; or writes the batch in progress; or takes the socket back to
+    /// ping; or takes what is queued (then holds it back if the socket is busy). `Ready(Ok)`
+    /// when it made progress, `Ready(Err)` when the socket failed.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
-        if !self.batch.is_empty() {
+        if let Some(hold) = self.hold.as_mut() {
+            std::task::ready!(hold.as_mut().poll(cx));
+            self.hold = None;
+            let held = usize::from(std::mem::take(&mut self.held));
+            self.fill(MAX_BATCH - held);
+        } else if !self.batch.is_empty() {
             std::task::ready!(self.batch.poll_write_to(cx, &mut self.socket)).map_err(drop)?;
             if std::mem::take(&mut self.batch_is_flush) {
                 self.frames.pace().flushed();
             }
-        } else if let Some(hold) = self.hold.as_mut() {
-            std::task::ready!(hold.as_mut().poll(cx));
-            self.hold = None;
-            self.fill();
         } else if self.ping {
             std::task::ready!(self.frames.poll_own(cx));
             self.batch.ping();
             self.ping = false;
         } else {
-            std::task::ready!(self.frames.poll_recv_many(cx, &mut self.taken, MAX_BATCH));
+            let mut taken = Vec::new();
+            std::task::ready!(self.frames.poll_recv_many(cx, &mut taken, MAX_BATCH));
+            lay_out(&mut self.batch, &taken, self.frames.queued());
+            self.batch_is_flush = true;
             // A peer that sent a frame in the last two paces is in a conversation with the
             // server (a closed-loop sender waiting for its `ack`): its frames are never held.
             let talking = now_ms() - self.last_heard <= 2 * WRITE_PACE.as_millis() as i64;
             match self.frames.pace().hold(talking) {
-                Some(wait) => self.hold = Some(Box::pin(tokio::time::sleep(wait))),
-                None => self.fill(),
+                Some(wait) => {
+                    self.hold = Some(Box::pin(tokio::time::sleep(wait)));
+                    self.held = taken.len() as u8;
+                }
+                None => self.fill(MAX_BATCH - taken.len()),
             }
         }
         Poll::Ready(Ok(()))
     }
 
-    /// Lays out the taken items and whatever else is queued (up to [`MAX_BATCH`] in all) into
-    /// the batch, releasing each frame's bytes from the outbox count.
-    fn fill(&mut self) {
-        let room = MAX_BATCH.saturating_sub(self.taken.len());
-        if room > 0 {
-            self.frames.try_recv_many(&mut self.taken, room);
+    /// Adds up to `room` more queued frames to the batch, releasing each frame's bytes from
+    /// the outbox count.
+    fn fill(&mut self, room: usize) {
+        let mut taken = Vec::new();
+        if room > 0 && self.frames.try_recv_many(&mut taken, room) > 0 {
+            lay_out(&mut self.batch, &taken, self.frames.queued());
         }
-        lay_out(&mut self.batch, &self.taken, self.frames.queued());
-        self.taken = Vec::new();
-        self.batch_is_flush = true;
     }
 
     /// Writes the rest of a write a close cut short, then what is queued (unless the
@@ -236,13 +248,34 @@ impl Duplex {
     /// and shuts the socket's sending side.
     async fn finish(&mut self, reason: CloseReason) -> std::io::Result<()> {
         self.frames.own().await;
-        if !matches!(reason.code, 4001 | 4008) {
-            self.frames.try_recv_many(&mut self.taken, usize::MAX);
-            lay_out(&mut self.batch, &self.taken, self.frames.queued());
+        let dropping = matches!(reason.code, 4001 | 4008);
+        if self.hold.take().is_some() && dropping {
+            // Held back by the pace, not begun: nothing of it was written.
+            self.batch = Batch::default();
+        }
+        if !dropping {
+            self.fill(usize::MAX);
         }
         self.batch.close(reason.code, reason.reason);
         self.batch.write_to(&mut self.socket).await?;
         tokio::io::AsyncWriteExt::shutdown(&mut self.socket).await
+    }
+}
+
+/// The future of [`Duplex::run`].
+pub struct Run<'d, 'a> {
+    duplex: &'d mut Duplex,
+    peer: Peer<'a>,
+    handling: Option<Handling<'a>>,
+}
+
+impl<'a> Future for Run<'_, 'a> {
+    type Output = (CloseReason, Option<Handling<'a>>);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let reason = std::task::ready!(this.duplex.poll(cx, this.peer, &mut this.handling));
+        Poll::Ready((reason, this.handling.take()))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::service::{presence, typing};
 use crate::state::AppState;
-use crate::ws::duplex::Duplex;
+use crate::ws::duplex::{Duplex, Peer};
 use crate::ws::socket::upgrade::Socket;
 use crate::ws::socket::write::{hold_segments, Batch};
 
@@ -44,7 +44,11 @@ pub fn run(state: Arc<AppState>, socket: Socket, fd: RawFd, auth: Auth) -> impl 
         // The gateway held the `101` back for the `ready` frame (or the close) just written.
         hold_segments(fd, false);
         let request = match started {
-            true => duplex.serve(&state, &auth, conn, &outbox).await,
+            true => {
+                let (reason, request) = duplex.run(Peer { state: &state, auth: &auth, conn, outbox: &outbox }).await;
+                duplex.close(&outbox, reason).await;
+                request
+            }
             false => None,
         };
         drop(duplex);

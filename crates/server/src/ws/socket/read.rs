@@ -15,6 +15,8 @@ use super::{opcode, MAX_CONTROL_PAYLOAD};
 
 /// Bytes read per `read` call, on the stack.
 const READ_CHUNK: usize = 8 * 1024;
+/// Largest `max` a reader takes.
+const MAX_LIMIT: usize = 1 << 30;
 
 /// One message from the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -47,15 +49,16 @@ pub enum ReadError {
     InvalidUtf8,
 }
 
-/// Parses a connection's client frames; see the module doc.
+/// Parses a connection's client frames; see the module doc. Kept compact (40 bytes): every
+/// connection holds one for its whole life.
 pub struct FrameReader {
     /// Bytes read and not yet consumed, from `start` on. Freed when empty.
     buf: Vec<u8>,
-    start: usize,
-    /// A fragmented message being reassembled: its opcode and payload so far.
-    partial: Option<(u8, Vec<u8>)>,
+    /// A fragmented message being reassembled: its opcode and payload so far (boxed: rare).
+    partial: Option<Box<(u8, Vec<u8>)>>,
+    start: u32,
     /// Largest frame payload and largest message, in bytes.
-    max: usize,
+    max: u32,
 }
 
 /// A frame header: opcode, FIN, payload length, masking key, header length in bytes.
@@ -68,9 +71,9 @@ struct Header {
 }
 
 impl FrameReader {
-    /// A reader refusing frames and messages over `max` bytes of payload.
+    /// A reader refusing frames and messages over `max` bytes of payload (at most 1 GiB).
     pub fn new(max: usize) -> Self {
-        Self { buf: Vec::new(), start: 0, partial: None, max }
+        Self { buf: Vec::new(), start: 0, partial: None, max: max.min(MAX_LIMIT) as u32 }
     }
 
     /// The next message, reading from `io` as needed.
@@ -104,15 +107,17 @@ impl FrameReader {
     pub fn parse(&mut self) -> Result<Option<Incoming>, ReadError> {
         loop {
             let Some(header) = self.header()? else { return Ok(None) };
-            if self.buf.len() - self.start < header.size + header.len {
+            let start = self.start as usize;
+            if self.buf.len() - start < header.size + header.len {
                 return Ok(None);
             }
-            let from = self.start + header.size;
+            let from = start + header.size;
             let payload = &mut self.buf[from..from + header.len];
             unmask(payload, header.mask);
             let message = self.frame(&header, from);
-            self.start = from + header.len;
-            if self.start == self.buf.len() {
+            // Below 2 GiB: what is buffered is at most one frame (≤ 1 GiB) and one read.
+            self.start = (from + header.len) as u32;
+            if from + header.len == self.buf.len() {
                 self.buf = Vec::new();
                 self.start = 0;
             }
@@ -124,7 +129,7 @@ impl FrameReader {
 
     /// The header at `start`, once all of it is buffered; checks what can be checked from it.
     fn header(&self) -> Result<Option<Header>, ReadError> {
-        let bytes = &self.buf[self.start..];
+        let bytes = &self.buf[self.start as usize..];
         if bytes.len() < 2 {
             return Ok(None);
         }
@@ -165,20 +170,21 @@ impl FrameReader {
             (opcode::CLOSE, _) => close_payload(payload).map(|()| Some(Incoming::Close)),
             (opcode::PING, _) => Ok(Some(Incoming::Ping(payload.to_vec()))),
             (opcode::PONG, _) => Ok(Some(Incoming::Pong)),
-            (opcode::CONTINUATION, Some((_, so_far))) => {
-                if so_far.len() + payload.len() > self.max {
+            (opcode::CONTINUATION, Some(partial)) => {
+                let so_far = &mut partial.1;
+                if so_far.len() + payload.len() > self.max as usize {
                     return Err(ReadError::TooLarge);
                 }
                 so_far.extend_from_slice(payload);
                 if !header.fin {
                     return Ok(None);
                 }
-                let (kind, whole) = self.partial.take().expect("a partial message");
+                let (kind, whole) = *self.partial.take().expect("a partial message");
                 message(kind, whole).map(Some)
             }
             (opcode::TEXT | opcode::BINARY, None) if header.fin => message(header.opcode, payload.to_vec()).map(Some),
             (opcode::TEXT | opcode::BINARY, None) => {
-                self.partial = Some((header.opcode, payload.to_vec()));
+                self.partial = Some(Box::new((header.opcode, payload.to_vec())));
                 Ok(None)
             }
             _ => Err(ReadError::Protocol),
