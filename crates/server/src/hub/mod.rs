@@ -130,10 +130,7 @@ impl Hub {
 
     /// Subscribes one connection to channels.
     pub fn subscribe(&self, id: ConnId, channels: impl IntoIterator<Item = Uuid>) {
-        let mut registry = self.write();
-        for channel in channels {
-            registry.subscribe(id, channel);
-        }
+        self.write().subscribe(id, channels);
     }
 
     /// Subscribes every connection of `user_id` to `channel`, then sends them `event` (on
@@ -156,7 +153,7 @@ impl Hub {
             let missed = matches!((delivered, head_seq), (Some(d), Some(h)) if d > h);
             let mut registry = self.write();
             for id in registry.of_user(user_id).to_vec() {
-                registry.subscribe(id, channel);
+                registry.subscribe(id, [channel]);
                 if let Some(entry) = registry.get(id) {
                     entry.outbox.offer(frame.clone());
                     if missed {

@@ -1,10 +1,13 @@
 //! The connection registry as plain data: who is connected, as whom, subscribed to what.
-//! No I/O and no async; [`super::Hub`] wraps it in a lock.
+//! No I/O and no async; [`super::Hub`] wraps it in a lock. Compact, since every idle
+//! connection has its entries here: a user's or session's connections are kept inline while
+//! there is one, a connection's channels in a sorted list.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use indexmap::map::Slice;
 use indexmap::IndexMap;
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 use super::conn::Outbox;
@@ -20,16 +23,19 @@ pub struct ConnEntry {
     pub session_id: Uuid,
     /// Where frames for it go.
     pub outbox: Outbox,
-    /// Channels it is subscribed to.
-    pub channels: HashSet<Uuid>,
+    /// Channels it is subscribed to, sorted.
+    pub channels: Vec<Uuid>,
 }
+
+/// The connections of one user or session: inline while there is one.
+type Conns = SmallVec<[ConnId; 1]>;
 
 /// Connections indexed by id, user, session and channel.
 #[derive(Default)]
 pub struct Registry {
     conns: HashMap<ConnId, ConnEntry>,
-    by_user: HashMap<Uuid, Vec<ConnId>>,
-    by_session: HashMap<Uuid, Vec<ConnId>>,
+    by_user: HashMap<Uuid, Conns>,
+    by_session: HashMap<Uuid, Conns>,
     /// Subscribers per channel, with their outbox handles so fan-out needs no second lookup:
     /// dense for iteration, and a connection leaves in O(1) however large the channel (a
     /// list scan made 10,000 connections leaving `#general` cost 50 million comparisons).
@@ -41,7 +47,7 @@ impl Registry {
     pub fn insert(&mut self, id: ConnId, user_id: Uuid, session_id: Uuid, outbox: Outbox) {
         self.by_user.entry(user_id).or_default().push(id);
         self.by_session.entry(session_id).or_default().push(id);
-        self.conns.insert(id, ConnEntry { user_id, session_id, outbox, channels: HashSet::new() });
+        self.conns.insert(id, ConnEntry { user_id, session_id, outbox, channels: Vec::new() });
     }
 
     /// Removes a connection and all its subscriptions; no-op if unknown.
@@ -54,18 +60,25 @@ impl Registry {
         }
     }
 
-    /// Subscribes one connection to a channel; no-op if unknown or already subscribed.
-    pub fn subscribe(&mut self, id: ConnId, channel: Uuid) {
+    /// Subscribes one connection to channels; no-op for an unknown connection or a channel
+    /// it is subscribed to already. O(n log n) in the connection's channels, however many come.
+    pub fn subscribe(&mut self, id: ConnId, channels: impl IntoIterator<Item = Uuid>) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
-        if entry.channels.insert(channel) {
+        for channel in channels {
+            // Inserting an existing key keeps its place: subscribing twice changes nothing.
             self.by_channel.entry(channel).or_default().insert(id, entry.outbox.clone());
+            entry.channels.push(channel);
         }
+        entry.channels.sort_unstable();
+        entry.channels.dedup();
+        entry.channels.shrink_to_fit();
     }
 
     /// Unsubscribes one connection from a channel.
     pub fn unsubscribe(&mut self, id: ConnId, channel: Uuid) {
         let Some(entry) = self.conns.get_mut(&id) else { return };
-        if entry.channels.remove(&channel) {
+        if let Ok(at) = entry.channels.binary_search(&channel) {
+            entry.channels.remove(at);
             self.leave(channel, id);
         }
     }
@@ -87,12 +100,12 @@ impl Registry {
 
     /// Connections of a user.
     pub fn of_user(&self, user_id: Uuid) -> &[ConnId] {
-        self.by_user.get(&user_id).map_or(&[], Vec::as_slice)
+        self.by_user.get(&user_id).map_or(&[], SmallVec::as_slice)
     }
 
     /// Connections of a session.
     pub fn of_session(&self, session_id: Uuid) -> &[ConnId] {
-        self.by_session.get(&session_id).map_or(&[], Vec::as_slice)
+        self.by_session.get(&session_id).map_or(&[], SmallVec::as_slice)
     }
 
     /// Subscribers of a channel (iterates as `(&ConnId, &Outbox)`, in no particular order).
@@ -126,13 +139,14 @@ impl Registry {
         }
         let subscriptions: usize = self.by_channel.values().map(IndexMap::len).sum();
         assert_eq!(subscriptions, self.conns.values().map(|e| e.channels.len()).sum::<usize>());
-        assert_eq!(self.by_user.values().map(Vec::len).sum::<usize>(), self.conns.len());
+        assert_eq!(self.by_user.values().map(SmallVec::len).sum::<usize>(), self.conns.len());
+        assert!(self.conns.values().all(|e| e.channels.is_sorted() && e.channels.windows(2).all(|w| w[0] != w[1])));
         assert!(self.by_channel.values().all(|v| !v.is_empty()) && self.by_user.values().all(|v| !v.is_empty()));
     }
 }
 
 /// Removes matching items from `map[key]`, dropping the key when its list empties.
-fn remove_from<T>(map: &mut HashMap<Uuid, Vec<T>>, key: Uuid, matches: impl Fn(&T) -> bool) {
+fn remove_from(map: &mut HashMap<Uuid, Conns>, key: Uuid, matches: impl Fn(&ConnId) -> bool) {
     if let Some(list) = map.get_mut(&key) {
         list.retain(|item| !matches(item));
         if list.is_empty() {
@@ -155,9 +169,9 @@ mod tests {
         let (o2, _rx2) = outbox(limits);
         r.insert(1, user, session, o1);
         r.insert(2, user, Uuid::now_v7(), o2);
-        r.subscribe(1, ch);
-        r.subscribe(1, ch);
-        r.subscribe(2, ch);
+        r.subscribe(1, [ch]);
+        r.subscribe(1, [ch, ch]);
+        r.subscribe(2, [ch]);
         r.check_invariants();
         assert_eq!(r.subscribers(ch).len(), 2);
         r.unsubscribe(2, ch);
