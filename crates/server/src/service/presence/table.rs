@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use banter_proto::Status;
+use smallvec::SmallVec;
 use uuid::Uuid;
 
 use crate::hub::ConnId;
@@ -16,8 +17,8 @@ pub type Change = (Uuid, Status, Status);
 /// One user's devices on this node.
 #[derive(Default)]
 struct Entry {
-    /// Connected devices and their statuses (a handful at most).
-    devices: Vec<(ConnId, Status)>,
+    /// Connected devices and their statuses (a handful at most; inline while there is one).
+    devices: SmallVec<[(ConnId, Status); 1]>,
     /// Once the last device left: the status kept, and until when.
     held: Option<(Status, Instant)>,
     /// What this node last published for the user.
