@@ -35,7 +35,7 @@ pub struct AppState {
     /// Delivered receipts waiting for the next coalesced flush.
     pub receipts: crate::service::receipts::Buffer,
     /// Cancelled when the application stops (or is dropped unrun): the background tasks (the
-    /// receipt flusher, the presence worker, the typing ticker, the heartbeat ticker) then end at their next turn
-    /// and release their clones of this state, so the store closes.
+    /// receipt flusher, the presence worker, the typing ticker, the heartbeat ticker) then end
+    /// at their next turn and release their clones of this state, so the store closes.
     pub stop: tokio_util::sync::CancellationToken,
 }
