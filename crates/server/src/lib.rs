@@ -7,7 +7,7 @@
 //! - [`app`]: build (store, keys, listener), run, graceful shutdown.
 //! - [`config`]: CLI flags and `BANTER_*` variables.
 //! - [`http`]: REST routers per feature, extractors, error responses, the web client.
-//! - [`ws`]: the gateway: upgrade with auth, one reader and one writer task per session.
+//! - [`ws`]: the gateway: upgrade with auth, one task per session (reads, handles, writes).
 //! - [`service`]: rules and authorization (accounts, sessions, channels, messages).
 //! - [`store`]: the persistence traits, the SQLite and PostgreSQL backends and what they
 //!   share ([`store::sql`]); assigns `seq`.

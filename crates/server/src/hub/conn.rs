@@ -1,8 +1,9 @@
 //! One connection's outbox: a bounded queue of encoded frames plus a close signal that works
-//! even when the queue is full.
+//! even when the queue is full. "The writer" here and in [`super::direct`] is the connection's
+//! task (`ws::duplex`) in its writing role, the queue's one consumer.
 //!
 //! Direct writes: once the session attaches its socket ([`Outbox::attach`]), a frame offered
-//! while the writer task waits with nothing queued, on a socket that is not busy (see
+//! while the writer waits with nothing queued, on a socket that is not busy (see
 //! [`Pace`](super::pace::Pace)), is written to the socket right away by whoever offers it (one non-blocking
 //! `send`; a chat-sized frame is copied next to its header on the stack), instead of being queued and waking the
 //! writer. Whatever the socket does not take at once goes to the front of the queue for the

@@ -4,7 +4,7 @@
 //! A lone fan-out writes to each idle socket directly (one `send` per subscriber, see
 //! [`super::direct`]). Fan-outs in quick succession would make that one `send` per frame,
 //! so they queue instead ([`super::pace::FanoutPace`] tells them apart). Queued the ordinary
-//! way, each frame would wake every subscriber's writer task: a thousand task wake-ups per
+//! way, each frame would wake every subscriber's task: a thousand task wake-ups per
 //! fan-out, each writing the one or two frames it finds. Here they queue *quietly*
 //! ([`Outbox::offer_later`]: an idle writer is not woken) and the channel gets one flush a
 //! moment later that writes each subscriber's queued frames in one `send`

@@ -1,4 +1,4 @@
-//! How often a connection's socket is written, shared by its writer task and the outbox's
+//! How often a connection's socket is written, shared by its task and the outbox's
 //! direct writes: a busy socket is paced (its frames wait up to [`WRITE_PACE`] to share one
 //! write), a quiet one is written at once; and per channel ([`FanoutPace`]), whether a
 //! fan-out may write directly at all, and how long a channel flush waits.

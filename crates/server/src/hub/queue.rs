@@ -47,7 +47,7 @@ struct State<T> {
 /// Who may write to the connection's socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
-    /// The consumer (the connection's writer task): from the start, whenever it takes items,
+    /// The consumer (the connection's task): from the start, whenever it takes items,
     /// and for good once it closes.
     Consumer,
     /// Nobody: the consumer waits with nothing to write and lets producers [`Queue::claim`]
