@@ -110,7 +110,7 @@ impl Duplex {
         }
     }
 
-    /// The socket, for the `ready` frame written before [`Duplex::serve`].
+    /// The socket, for the `ready` frame written before [`Duplex::run`].
     pub fn socket(&mut self) -> &mut Socket {
         &mut self.socket
     }
@@ -163,7 +163,9 @@ impl Duplex {
                 }
                 self.ping = true;
             }
-            let wrote = match self.poll_write(cx) {
+            // Whether anything moved: then the loop goes round again (an answer a finished
+            // request queued, say, is written now rather than after a wake-up).
+            let mut progress = match self.poll_write(cx) {
                 Poll::Ready(Err(())) => return Poll::Ready(ABNORMAL),
                 Poll::Ready(Ok(())) => true,
                 Poll::Pending => false,
@@ -171,13 +173,13 @@ impl Duplex {
             if let Some(request) = handling.as_mut() {
                 if request.as_mut().poll(cx).is_ready() {
                     *handling = None;
+                    progress = true;
                 }
             }
-            let mut read = false;
             if handling.is_none() {
                 if let Poll::Ready(message) = self.reader.poll_next(cx, &mut self.socket) {
                     self.last_heard = now_ms();
-                    read = true;
+                    progress = true;
                     match message {
                         Ok(Incoming::Text(text)) => *handling = Some(request(peer, text)),
                         Ok(Incoming::Binary) => *handling = Some(Box::pin(dispatch::refuse_binary(peer.outbox))),
@@ -190,7 +192,7 @@ impl Duplex {
                     }
                 }
             }
-            if !wrote && !read {
+            if !progress {
                 return Poll::Pending;
             }
         }
