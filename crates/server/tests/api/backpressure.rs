@@ -1,10 +1,11 @@
-//! A connection that stops reading is disconnected (4008) and never stalls the others.
+//! A connection that stops reading is disconnected (4008) and never stalls the others, and
+//! while its writes are blocked its own requests are still read and handled.
 
 use std::time::Duration;
 
 use banter_client::proto::ws::ServerEvent;
-use banter_client::Incoming;
-use futures_util::StreamExt;
+use banter_client::{Incoming, Page};
+use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::helpers::*;
@@ -113,4 +114,53 @@ async fn a_slow_consumer_is_cut_off_without_stalling_a_fast_one() {
     if let Some((code, reason)) = close {
         assert_eq!((code, reason.as_str()), (4008, "slow_consumer"));
     }
+}
+
+/// Frames queued for a connection that stopped reading: ~19 MiB, far more than loopback's
+/// socket buffers take (a few MB), well within its outbox's limits below.
+const BLOCKED_MESSAGES: usize = 600;
+const BLOCKED_BODY_CHARS: usize = 32 * 1024;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_whose_writes_are_blocked_still_has_its_requests_handled() {
+    let app = TestApp::spawn_with(|c| {
+        c.max_body_chars = BLOCKED_BODY_CHARS;
+        c.outbox_frames = 4 * BLOCKED_MESSAGES;
+        c.outbox_bytes = 256 << 20;
+    })
+    .await;
+    let sender = app.register("sender").await;
+    let blocked = app.register("blocked").await;
+    let general = general_id(&sender).await;
+    // Never read: the server's writes to it block once the kernel's buffers are full.
+    let mut socket = app.connect_raw(&blocked.token).await;
+    let body = "x".repeat(BLOCKED_BODY_CHARS);
+    let posted = tokio::time::timeout(DEADLINE, async {
+        for _ in 0..BLOCKED_MESSAGES {
+            sender.client.send_message(&send_req(general, &body)).await.expect("post");
+        }
+    });
+    posted.await.expect("the posts finish in time");
+
+    // The blocked connection sends; the server reads and commits it, though it cannot write
+    // the ack (or anything else) to this socket.
+    let key = client_id();
+    let send = serde_json::json!({
+        "type": "message:send",
+        "id": "s1",
+        "data": {"channel_id": general, "body": "still heard", "client_id": key},
+    });
+    within("the blocked client to write", socket.send(WsMessage::Text(send.to_string().into())))
+        .await
+        .expect("its sending direction is open");
+    within("the blocked connection's send to commit", async {
+        loop {
+            let page = sender.client.messages(general, Page::latest(1)).await.expect("history");
+            if page.messages.last().is_some_and(|m| m.client_id == key && m.sender.id == blocked.id()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
