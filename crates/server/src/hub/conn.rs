@@ -343,7 +343,8 @@ impl CloseSignal {
         }
     }
 
-    /// [`CloseSignal::poll_closed`] as a future.
+    /// [`CloseSignal::poll_closed`] as a future (tests).
+    #[cfg(test)]
     pub async fn closed(&self) -> CloseReason {
         poll_fn(|cx| self.poll_closed(cx)).await
     }

@@ -53,8 +53,8 @@ impl Registry {
     /// Removes a connection and all its subscriptions; no-op if unknown.
     pub fn remove(&mut self, id: ConnId) {
         let Some(entry) = self.conns.remove(&id) else { return };
-        remove_from(&mut self.by_user, entry.user_id, |c| *c == id);
-        remove_from(&mut self.by_session, entry.session_id, |c| *c == id);
+        remove_from(&mut self.by_user, entry.user_id, id);
+        remove_from(&mut self.by_session, entry.session_id, id);
         for channel in entry.channels {
             self.leave(channel, id);
         }
@@ -140,15 +140,15 @@ impl Registry {
         let subscriptions: usize = self.by_channel.values().map(IndexMap::len).sum();
         assert_eq!(subscriptions, self.conns.values().map(|e| e.channels.len()).sum::<usize>());
         assert_eq!(self.by_user.values().map(SmallVec::len).sum::<usize>(), self.conns.len());
-        assert!(self.conns.values().all(|e| e.channels.is_sorted() && e.channels.windows(2).all(|w| w[0] != w[1])));
+        assert!(self.conns.values().all(|e| e.channels.is_sorted_by(|a, b| a < b)), "channels sorted, no repeats");
         assert!(self.by_channel.values().all(|v| !v.is_empty()) && self.by_user.values().all(|v| !v.is_empty()));
     }
 }
 
-/// Removes matching items from `map[key]`, dropping the key when its list empties.
-fn remove_from(map: &mut HashMap<Uuid, Conns>, key: Uuid, matches: impl Fn(&ConnId) -> bool) {
+/// Removes connection `id` from `map[key]`, dropping the key when its list empties.
+fn remove_from(map: &mut HashMap<Uuid, Conns>, key: Uuid, id: ConnId) {
     if let Some(list) = map.get_mut(&key) {
-        list.retain(|item| !matches(item));
+        list.retain(|c| *c != id);
         if list.is_empty() {
             map.remove(&key);
         }

@@ -52,7 +52,8 @@ pub enum ReadError {
 /// Parses a connection's client frames; see the module doc. Kept compact (40 bytes): every
 /// connection holds one for its whole life.
 pub struct FrameReader {
-    /// Bytes read and not yet consumed, from `start` on. Freed when empty.
+    /// Bytes read and not yet consumed, from `start` on (the consumed ones before it go at
+    /// the next read). Freed when empty.
     buf: Vec<u8>,
     /// A fragmented message being reassembled: its opcode and payload so far (boxed: rare).
     partial: Option<Box<(u8, Vec<u8>)>>,
@@ -99,6 +100,10 @@ impl FrameReader {
             if out.filled().is_empty() {
                 return Poll::Ready(Err(ReadError::Eof));
             }
+            // Only an unfinished frame is kept: without this, frames that keep straddling
+            // reads would grow the buffer by every byte ever read.
+            self.buf.drain(..self.start as usize);
+            self.start = 0;
             self.buf.extend_from_slice(out.filled());
         }
     }
@@ -115,7 +120,7 @@ impl FrameReader {
             let payload = &mut self.buf[from..from + header.len];
             unmask(payload, header.mask);
             let message = self.frame(&header, from);
-            // Below 2 GiB: what is buffered is at most one frame (≤ 1 GiB) and one read.
+            // Fits: what is buffered is at most one unfinished frame (≤ 1 GiB) and one read.
             self.start = (from + header.len) as u32;
             if from + header.len == self.buf.len() {
                 self.buf = Vec::new();

@@ -161,3 +161,16 @@ fn an_idle_reader_holds_no_buffer() {
     assert_eq!(reader.parse().unwrap(), Some(Incoming::Text("{}".into())));
     assert_eq!(reader.buf.capacity(), 0);
 }
+
+#[tokio::test]
+async fn a_stream_of_frames_split_across_reads_keeps_only_the_unfinished_one() {
+    // 10-byte frames read 7 bytes at a time: after nearly every read a frame is cut in two,
+    // so the buffer never empties on its own.
+    let frame = client_frame(true, opcode::TEXT, b"abcd");
+    let mut mock = tokio_test_reader(frame.repeat(2_000), 7);
+    let mut reader = FrameReader::new(1024);
+    for _ in 0..2_000 {
+        assert_eq!(reader.next(&mut mock).await.unwrap(), Incoming::Text("abcd".into()));
+        assert!(reader.buf.len() < frame.len() + 7, "{} bytes kept", reader.buf.len());
+    }
+}
