@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
 use crate::config::Config;
-use crate::http::peer::{Accept, Peer};
+use crate::http::peer::Accept;
 use crate::hub::bridge::RedisStatus;
 use crate::hub::redis::Bridge;
 use crate::hub::{Hub, SERVER_RESTART};
@@ -173,14 +173,14 @@ impl Application {
         });
         let state = self.state.clone();
         let background = self.background;
-        let router = crate::http::router(self.state).into_make_service_with_connect_info::<Peer>();
+        let router = crate::http::router(self.state);
         let closing = hub.clone();
         let signal = async move {
             shutdown.await;
             closing.close_all(SERVER_RESTART);
         };
         let listener = Accept(self.listener);
-        let served = axum::serve(listener, router).with_graceful_shutdown(signal).await;
+        let served = crate::http::serve::serve(listener, router, signal).await;
         pruning.abort();
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         while served.is_ok() && hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod messages;
 pub mod peer;
+pub mod serve;
 pub mod users;
 pub mod web;
 

@@ -1,13 +1,12 @@
 //! Accepted TCP connections: [`Accept`] is the listener the server runs on (it turns Nagle
 //! off on every connection), and [`Peer`] is what a handler learns about the connection a
-//! request came on (extract `ConnectInfo<Peer>`).
+//! request came on (extract `ConnectInfo<Peer>`, put there by [`super::serve`]).
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
+use axum::serve::Listener;
 use tokio::net::{TcpListener, TcpStream};
 
 /// The server's listener: a bound [`TcpListener`] whose accepted connections get
@@ -41,10 +40,4 @@ pub struct Peer {
     /// The connection's socket descriptor: a WebSocket session writes frames to it directly
     /// (see `Outbox::attach`). Open as long as the connection, or its upgraded socket, lives.
     pub socket: RawFd,
-}
-
-impl Connected<IncomingStream<'_, Accept>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, Accept>) -> Self {
-        Self { addr: *stream.remote_addr(), socket: stream.io().as_raw_fd() }
-    }
 }

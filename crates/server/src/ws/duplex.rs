@@ -92,14 +92,17 @@ pub struct Peer<'a> {
 }
 
 impl Duplex {
-    /// A connection on `socket` whose outbox's receiving end is `inbox`, with the limits of
-    /// `config` (`max_frame_bytes`, the heartbeat).
-    pub fn new(socket: Socket, inbox: Inbox, config: &Config) -> Self {
+    /// A connection on `socket`, whose first bytes were read already (`early`), and whose
+    /// outbox's receiving end is `inbox`, with the limits of `config` (`max_frame_bytes`, the
+    /// heartbeat).
+    pub fn new(socket: Socket, early: &[u8], inbox: Inbox, config: &Config) -> Self {
+        let mut reader = FrameReader::new(config.max_frame_bytes);
+        reader.feed(early);
         Self {
             frames: inbox.frames,
             close: inbox.close,
             socket,
-            reader: FrameReader::new(config.max_frame_bytes),
+            reader,
             last_heard: now_ms(),
             silent_limit_ms: (2 * heartbeat::period(config).as_millis()).min(u32::MAX as u128) as u32,
             batch_is_flush: false,

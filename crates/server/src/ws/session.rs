@@ -5,6 +5,8 @@ use std::future::Future;
 use std::os::fd::RawFd;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use banter_proto::ws::{Ready, ServerEvent};
 use banter_proto::Limits;
 
@@ -27,17 +29,23 @@ const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
 /// account, the [`Duplex`]), and everything only needed to start (the `ready` queries and
 /// write) runs boxed in [`start`] and is freed before the session idles.
 ///
-/// `fd` is the descriptor of the TCP connection under `socket`: the outbox writes single
-/// frames to it directly while the session has nothing queued.
-pub fn run(state: Arc<AppState>, socket: Socket, fd: RawFd, auth: Auth) -> impl Future<Output = ()> + Send {
+/// `early` holds bytes the client sent past its upgrade request (read before the session
+/// began; usually none). `fd` is the descriptor of `socket`: the outbox writes single frames
+/// to it directly while the session has nothing queued.
+pub fn run(
+    state: Arc<AppState>,
+    socket: Socket,
+    early: Bytes,
+    fd: RawFd,
+    auth: Auth,
+) -> impl Future<Output = ()> + Send {
     let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
     let (conn, outbox, inbox) = state.hub.connect(auth.user.user.id, auth.session_id, limits);
-    // SAFETY: `fd` is the connection `socket` wraps, non-blocking (tokio) and written
-    // unbuffered; it stays open until `socket` is dropped, which is after the inbox's frames
+    // SAFETY: `fd` is `socket`'s, non-blocking (tokio) and written unbuffered; it stays open until `socket` is dropped, which is after the inbox's frames
     // are: the `Duplex` drops them first (field order).
     unsafe { outbox.attach(fd) };
     presence::connected(&state, auth.user.user.id, conn);
-    let mut duplex = Duplex::new(socket, inbox, &state.config);
+    let mut duplex = Duplex::new(socket, &early, inbox, &state.config);
     async move {
         // A statement of its own: a temporary in the `match` would keep the box for the session.
         let started = Box::pin(start(&state, conn, &auth, duplex.socket())).await;

@@ -77,6 +77,14 @@ impl FrameReader {
         Self { buf: Vec::new(), start: 0, partial: None, max: max.min(MAX_LIMIT) as u32 }
     }
 
+    /// Adds bytes that were read from the connection before this reader took it over (what
+    /// the HTTP layer read past the upgrade request); they are parsed before anything read next.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.drain(..self.start as usize);
+        self.start = 0;
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// The next message, reading from `io` as needed.
     pub async fn next<R: AsyncRead + Unpin>(&mut self, io: &mut R) -> Result<Incoming, ReadError> {
         poll_fn(|cx| self.poll_next(cx, io)).await

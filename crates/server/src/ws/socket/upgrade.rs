@@ -9,14 +9,16 @@ use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SE
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use bytes::Bytes;
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use crate::http::error::custom;
 
-/// The socket of an accepted upgrade: hyper's upgraded connection (the TCP stream plus any
-/// bytes it read past the request).
-pub type Socket = TokioIo<Upgraded>;
+/// The socket of an accepted upgrade: the TCP connection itself, taken back from hyper (the
+/// server's loop, [`crate::http::serve`], serves plain TCP connections).
+pub type Socket = TcpStream;
 
 /// A checked WebSocket upgrade request, not yet accepted.
 pub struct Upgrade {
@@ -70,10 +72,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 
 impl Upgrade {
     /// Answers `101 Switching Protocols` and, once hyper hands the socket over, runs `session`
-    /// on it in a task of its own. A failed hand-over (the peer left) is logged at debug level.
+    /// on it in a task of its own, with the bytes hyper read past the request (usually none:
+    /// a client waits for the `101`). A failed hand-over (the peer left) is logged at debug
+    /// level; a socket of another type than the server's loop serves is logged as an error
+    /// and closed.
     pub fn accept<F, Fut>(self, session: F) -> Response
     where
-        F: FnOnce(Socket) -> Fut + Send + 'static,
+        F: FnOnce(Socket, Bytes) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = tungstenite::handshake::derive_accept_key(self.key.as_bytes());
@@ -81,8 +86,9 @@ impl Upgrade {
         // The session gets a task of its own once the socket is there, so the long-lived task
         // holds only the session's future, not this hand-over's state as well.
         tokio::spawn(async move {
-            match on_upgrade.await {
-                Ok(upgraded) => drop(tokio::spawn(session(TokioIo::new(upgraded)))),
+            match on_upgrade.await.map(|upgraded| upgraded.downcast::<TokioIo<TcpStream>>()) {
+                Ok(Ok(parts)) => drop(tokio::spawn(session(parts.io.into_inner(), parts.read_buf))),
+                Ok(Err(_)) => tracing::error!("websocket upgrade of a connection that is not a plain TCP stream"),
                 Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
             }
         });
