@@ -102,16 +102,27 @@ pub struct Inbox {
 /// Waits for a close request, with the consumer's waker (so only in the connection's task).
 pub struct CloseSignal(Arc<Shared>);
 
-/// The writer's end of an outbox's queue; closes the queue when dropped.
-pub struct Frames(Arc<Shared>);
+/// The writer's end of an outbox's queue; closes the queue when dropped. It holds the outbox
+/// itself, so the connection's task reaches the sending end without a handle of its own.
+pub struct Frames(Outbox);
 
 impl Frames {
+    /// The sending end of this outbox.
+    pub fn outbox(&self) -> &Outbox {
+        &self.0
+    }
+
+    /// [`CloseSignal::poll_closed`], for the same outbox.
+    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        self.0 .0.poll_closed(cx)
+    }
+
     /// Polls for at least one queued item, then moves up to `max` into `out`, oldest first;
     /// the consumer then owns the socket. While it waits, producers may write directly to a
     /// quiet attached socket.
     pub fn poll_recv_many(&self, cx: &mut Context<'_>, out: &mut Vec<Outgoing>, max: usize) -> Poll<()> {
-        let lend = self.0.socket.load(Ordering::Relaxed) >= 0 && self.0.pace.quiet();
-        self.0.queue.poll_pop_into(cx, out, max, lend)
+        let lend = self.0 .0.socket.load(Ordering::Relaxed) >= 0 && self.0 .0.pace.quiet();
+        self.0 .0.queue.poll_pop_into(cx, out, max, lend)
     }
 
     /// [`Frames::poll_recv_many`] as a future (tests).
@@ -122,7 +133,7 @@ impl Frames {
 
     /// Takes the socket back from direct writes (for a ping, or the close).
     pub fn poll_own(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.queue.poll_own(cx)
+        self.0 .0.queue.poll_own(cx)
     }
 
     /// [`Frames::poll_own`] as a future.
@@ -132,36 +143,36 @@ impl Frames {
 
     /// Whether a heartbeat ticked since the last call (see [`Outbox::heartbeat`]).
     pub fn take_ping(&self) -> bool {
-        self.0.ping_due.swap(false, Ordering::Relaxed)
+        self.0 .0.ping_due.swap(false, Ordering::Relaxed)
     }
 
     /// The socket's write pace, shared with direct writes.
     pub fn pace(&self) -> &Pace {
-        &self.0.pace
+        &self.0 .0.pace
     }
 
     /// Moves up to `max` queued items into `out` without waiting; returns how many.
     pub fn try_recv_many(&self, out: &mut Vec<Outgoing>, max: usize) -> usize {
-        self.0.queue.try_pop_into(out, max)
+        self.0 .0.queue.try_pop_into(out, max)
     }
 
     /// The oldest queued item, without waiting (tests).
     #[cfg(test)]
     pub fn try_recv(&self) -> Option<Outgoing> {
         let mut one = Vec::with_capacity(1);
-        self.0.queue.try_pop_into(&mut one, 1);
+        self.0 .0.queue.try_pop_into(&mut one, 1);
         one.pop()
     }
 
     /// The outbox's count of queued bytes: the writer releases each frame's bytes once written.
     pub fn queued(&self) -> &QueuedBytes {
-        &self.0.queued
+        &self.0 .0.queued
     }
 }
 
 impl Drop for Frames {
     fn drop(&mut self) {
-        self.0.queue.close();
+        self.0 .0.queue.close();
     }
 }
 
@@ -178,7 +189,7 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
         corked: AtomicBool::new(false),
         flush_due: AtomicBool::new(false),
     });
-    let inbox = Inbox { frames: Frames(shared.clone()), close: CloseSignal(shared.clone()) };
+    let inbox = Inbox { frames: Frames(Outbox(shared.clone())), close: CloseSignal(shared.clone()) };
     (Outbox(shared), inbox)
 }
 
@@ -336,17 +347,24 @@ impl CloseSignal {
     /// Ready once a close was requested, with its reason; registers `cx`'s waker as the
     /// consumer's (the connection's task).
     pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
-        self.0.queue.register_consumer(cx.waker());
-        match self.0.closing.load(Ordering::Acquire) {
-            true => Poll::Ready(self.0.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })),
-            false => Poll::Pending,
-        }
+        self.0.poll_closed(cx)
     }
 
     /// [`CloseSignal::poll_closed`] as a future (tests).
     #[cfg(test)]
     pub async fn closed(&self) -> CloseReason {
         poll_fn(|cx| self.poll_closed(cx)).await
+    }
+}
+
+impl Shared {
+    /// See [`CloseSignal::poll_closed`].
+    fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
+        self.queue.register_consumer(cx.waker());
+        match self.closing.load(Ordering::Acquire) {
+            true => Poll::Ready(self.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })),
+            false => Poll::Pending,
+        }
     }
 }
 

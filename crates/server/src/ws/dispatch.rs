@@ -1,21 +1,21 @@
 //! Decodes client frames and answers them: `ack`/`pong` on success, `error` with a stable
 //! code otherwise. Errors are recoverable: the connection stays open.
 
+use banter_proto::model::User;
 use banter_proto::rest::ErrorInfo;
 use banter_proto::ws::{decode, Ack, ClientEvent, DecodeError, ServerEvent, SyncDone, SyncMessages, SyncRequest};
 
 use crate::error::AppError;
 use crate::hub::{frame, ConnId, Outbox};
 use crate::service::messages::{self, SendInput};
-use crate::service::sessions::Auth;
 use crate::service::sync::{self, MAX_SYNC_CHANNELS};
 use crate::service::{presence, reactions, receipts, typing};
 use crate::state::AppState;
 
-/// Handles one text frame from connection `conn`. Requests that have no result (everything but
+/// Handles one text frame from connection `conn` of `user`. Requests that have no result (everything but
 /// `message:send`, `ping` and `sync`) are answered with `ok` when the frame has an `id`, and
 /// get no answer without one unless they fail.
-pub async fn handle(state: &AppState, auth: &Auth, conn: ConnId, outbox: &Outbox, text: &str) {
+pub async fn handle(state: &AppState, user: &User, conn: ConnId, outbox: &Outbox, text: &str) {
     let (id, event) = match decode::<ClientEvent>(text, ClientEvent::TYPES) {
         Ok(decoded) => decoded,
         Err(DecodeError::Malformed) => {
@@ -29,13 +29,12 @@ pub async fn handle(state: &AppState, auth: &Auth, conn: ConnId, outbox: &Outbox
             return reply(outbox, id.as_deref(), ServerEvent::Error(ErrorInfo::new("invalid_data", reason))).await
         }
     };
-    let user = &auth.user.user;
     let done = |r: Result<(), AppError>| quiet(&id, r);
     // A send's own `message:receive` (broadcast on commit) and its `ack` leave in one write.
     let cork = matches!(event, ClientEvent::MessageSend(_)).then(|| outbox.cork());
     let answer = match event {
         ClientEvent::Ping => Some(ServerEvent::Pong),
-        ClientEvent::Sync(request) => Some(match sync(state, auth, outbox, request).await {
+        ClientEvent::Sync(request) => Some(match sync(state, user, outbox, request).await {
             Ok(done) => ServerEvent::SyncDone(done),
             Err(e) => ServerEvent::Error(e.to_info()),
         }),
@@ -89,14 +88,14 @@ fn quiet(id: &Option<String>, result: Result<(), AppError>) -> Option<ServerEven
 
 /// Replays each listed channel (`sync:gap`, `sync:messages`) and returns `sync:done`'s data.
 /// Replay frames leave half the outbox free for live traffic.
-async fn sync(state: &AppState, auth: &Auth, outbox: &Outbox, request: SyncRequest) -> Result<SyncDone, AppError> {
+async fn sync(state: &AppState, user: &User, outbox: &Outbox, request: SyncRequest) -> Result<SyncDone, AppError> {
     if request.channels.len() > MAX_SYNC_CHANNELS {
         return Err(AppError::Invalid("invalid_data", "a sync lists at most 1000 channels"));
     }
     let room = state.config.outbox_frames / 2;
     let mut heads = Vec::with_capacity(request.channels.len());
     for position in request.channels {
-        let replay = sync::replay(state, auth.user.user.id, position, state.config.sync_gap_limit).await?;
+        let replay = sync::replay(state, user.id, position, state.config.sync_gap_limit).await?;
         let channel_id = position.channel_id;
         let frames = replay.gap.map(ServerEvent::SyncGap).into_iter().chain(
             replay.pages.into_iter().map(|messages| ServerEvent::SyncMessages(SyncMessages { channel_id, messages })),

@@ -20,13 +20,16 @@ use std::time::Duration;
 
 use tokio::time::Sleep;
 
-use crate::clock::now_ms;
+use crate::clock::ticks_ms;
 use crate::config::Config;
 use crate::hub::conn::Frames;
 use crate::hub::direct::{lay_out, MAX_BATCH};
 use crate::hub::pace::WRITE_PACE;
-use crate::hub::{CloseReason, CloseSignal, ConnId, Inbox, Outbox};
-use crate::service::sessions::Auth;
+use std::sync::Arc;
+
+use banter_proto::model::User;
+
+use crate::hub::{CloseReason, ConnId, Inbox, Outbox};
 use crate::state::AppState;
 use crate::ws::dispatch;
 use crate::ws::heartbeat;
@@ -55,16 +58,15 @@ pub type Handling<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 /// What one connection keeps between polls, and for its whole life: built before the
 /// session's future, which holds it once.
 pub struct Duplex {
-    /// The outbox's receiving end. Declared before `socket`, so it is dropped first: the queue
-    /// closes (no direct write can reach the socket any more) before the socket does.
+    /// The outbox's receiving end (and, through it, its sending end and close signal).
+    /// Declared before `socket`, so it is dropped first: the queue closes (no direct write can
+    /// reach the socket any more) before the socket does.
     frames: Frames,
-    close: CloseSignal,
     socket: Socket,
     reader: FrameReader,
-    /// When the peer last sent a frame, ms since the epoch.
-    last_heard: i64,
-    /// Silence after which the peer is dropped, ms.
-    silent_limit_ms: u32,
+    /// When the peer last sent a frame, in [`ticks_ms`] (4 bytes: silences are compared
+    /// with two heartbeats, far below its 49 days).
+    last_heard: u32,
     /// Whether `batch` holds queued frames (its write counts as a flush for the pace).
     batch_is_flush: bool,
     /// A ping is due.
@@ -78,17 +80,15 @@ pub struct Duplex {
     hold: Option<Pin<Box<Sleep>>>,
 }
 
-/// The connection a [`Duplex`] serves: who it is and where its answers go.
-#[derive(Clone, Copy)]
-pub struct Peer<'a> {
-    /// The server's shared state.
-    pub state: &'a AppState,
-    /// The session's account.
-    pub auth: &'a Auth,
+/// Who a [`Duplex`] serves, for the connection's whole life: kept once, in the session's
+/// future, and lent to each request.
+pub struct Caller {
+    /// The server's shared state (one handle shared by all sessions, see [`crate::ws::router`]).
+    pub state: Arc<AppState>,
+    /// The session's account: its public profile, as its messages carry it.
+    pub user: User,
     /// The connection's id in the hub.
     pub conn: ConnId,
-    /// The connection's outbox (the sending end of the `Duplex`'s queue).
-    pub outbox: &'a Outbox,
 }
 
 impl Duplex {
@@ -100,11 +100,9 @@ impl Duplex {
         reader.feed(early);
         Self {
             frames: inbox.frames,
-            close: inbox.close,
             socket,
             reader,
-            last_heard: now_ms(),
-            silent_limit_ms: (2 * heartbeat::period(config).as_millis()).min(u32::MAX as u128) as u32,
+            last_heard: ticks_ms(),
             batch_is_flush: false,
             ping: false,
             held: 0,
@@ -127,24 +125,30 @@ impl Duplex {
     /// so the request cannot wait for room in it), then lets the request end. A named future
     /// rather than an `async fn`, which would keep its arguments twice for the connection's
     /// whole life.
-    pub fn run<'d, 'a>(&'d mut self, peer: Peer<'a>) -> Run<'d, 'a> {
-        Run { duplex: self, peer, handling: None }
+    pub fn run<'d, 'a>(&'d mut self, caller: &'a Caller) -> Run<'d, 'a> {
+        Run { duplex: self, caller, handling: None }
     }
 
-    /// Closes the connection with `reason` (also requested on the outbox, so producers stop):
-    /// writes what is queued (unless the reason is overflow or revocation: 4008, 4001) and
-    /// the close frame, bounded by [`CLOSE_TIMEOUT`], and shuts the socket's sending side.
-    /// Nothing is written when the socket failed (1006). Boxed: the timer is only needed at
-    /// the end, not in every idle connection.
-    pub fn close<'d>(
-        &'d mut self,
-        outbox: &Outbox,
+    /// Ends the session that [`Duplex::run`] ended with `reason`: closes the connection (the
+    /// close is also requested on the outbox, so producers stop), writing what is queued
+    /// (unless the reason is overflow or revocation: 4008, 4001) and the close frame, bounded
+    /// by [`CLOSE_TIMEOUT`], and shuts the socket's sending side; nothing is written when the
+    /// socket failed (1006). Then drops this `Duplex`, closing the queue (so `request` cannot
+    /// wait for room in it), and lets `request`, the one `run` left unfinished, end. Boxed:
+    /// its timer and the request are only needed at the end, not in every idle connection.
+    pub fn end<'a>(
+        mut self,
         reason: CloseReason,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'd>> {
-        outbox.close(reason);
+        request: Option<Handling<'a>>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+        self.frames.outbox().close(reason);
         Box::pin(async move {
             if reason != ABNORMAL {
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.finish(reason)).await;
+            }
+            drop(self);
+            if let Some(request) = request {
+                request.await;
             }
         })
     }
@@ -153,15 +157,16 @@ impl Duplex {
     fn poll<'a>(
         &mut self,
         cx: &mut Context<'_>,
-        peer: Peer<'a>,
+        caller: &'a Caller,
         handling: &mut Option<Handling<'a>>,
     ) -> Poll<CloseReason> {
         loop {
-            if let Poll::Ready(reason) = self.close.poll_closed(cx) {
+            if let Poll::Ready(reason) = self.frames.poll_closed(cx) {
                 return Poll::Ready(reason);
             }
             if self.frames.take_ping() {
-                if now_ms() - self.last_heard > i64::from(self.silent_limit_ms) {
+                let silent_limit = 2 * heartbeat::period(&caller.state.config).as_millis();
+                if u128::from(ticks_ms().wrapping_sub(self.last_heard)) > silent_limit {
                     return Poll::Ready(TIMEOUT);
                 }
                 self.ping = true;
@@ -181,12 +186,12 @@ impl Duplex {
             }
             if handling.is_none() {
                 if let Poll::Ready(message) = self.reader.poll_next(cx, &mut self.socket) {
-                    self.last_heard = now_ms();
+                    self.last_heard = ticks_ms();
                     progress = true;
                     match message {
-                        Ok(Incoming::Text(text)) => *handling = Some(request(peer, text)),
-                        Ok(Incoming::Binary) => *handling = Some(Box::pin(dispatch::refuse_binary(peer.outbox))),
-                        Ok(Incoming::Ping(payload)) => peer.outbox.pong(payload),
+                        Ok(Incoming::Text(text)) => *handling = Some(request(caller, self.frames.outbox(), text)),
+                        Ok(Incoming::Binary) => *handling = Some(refuse_binary(self.frames.outbox())),
+                        Ok(Incoming::Ping(payload)) => self.frames.outbox().pong(payload),
                         Ok(Incoming::Pong) => {}
                         Ok(Incoming::Close) | Err(ReadError::Eof | ReadError::Io(_)) => return Poll::Ready(NORMAL),
                         Err(ReadError::TooLarge) => return Poll::Ready(FRAME_TOO_LARGE),
@@ -227,7 +232,7 @@ impl Duplex {
             self.batch_is_flush = true;
             // A peer that sent a frame in the last two paces is in a conversation with the
             // server (a closed-loop sender waiting for its `ack`): its frames are never held.
-            let talking = now_ms() - self.last_heard <= 2 * WRITE_PACE.as_millis() as i64;
+            let talking = u128::from(ticks_ms().wrapping_sub(self.last_heard)) <= 2 * WRITE_PACE.as_millis();
             match self.frames.pace().hold(talking) {
                 Some(wait) => {
                     self.hold = Some(Box::pin(tokio::time::sleep(wait)));
@@ -270,7 +275,7 @@ impl Duplex {
 /// The future of [`Duplex::run`].
 pub struct Run<'d, 'a> {
     duplex: &'d mut Duplex,
-    peer: Peer<'a>,
+    caller: &'a Caller,
     handling: Option<Handling<'a>>,
 }
 
@@ -279,13 +284,19 @@ impl<'a> Future for Run<'_, 'a> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let reason = std::task::ready!(this.duplex.poll(cx, this.peer, &mut this.handling));
+        let reason = std::task::ready!(this.duplex.poll(cx, this.caller, &mut this.handling));
         Poll::Ready((reason, this.handling.take()))
     }
 }
 
-/// The future that handles one text frame; it owns the text.
-fn request(peer: Peer<'_>, text: String) -> Handling<'_> {
-    let Peer { state, auth, conn, outbox } = peer;
-    Box::pin(async move { dispatch::handle(state, auth, conn, outbox, &text).await })
+/// The future that handles one text frame; it owns the text and a handle to the outbox.
+fn request<'a>(caller: &'a Caller, outbox: &Outbox, text: String) -> Handling<'a> {
+    let outbox = outbox.clone();
+    Box::pin(async move { dispatch::handle(&caller.state, &caller.user, caller.conn, &outbox, &text).await })
+}
+
+/// The future that answers a binary frame.
+fn refuse_binary(outbox: &Outbox) -> Handling<'static> {
+    let outbox = outbox.clone();
+    Box::pin(async move { dispatch::refuse_binary(&outbox).await })
 }

@@ -59,7 +59,7 @@ async fn upgrade(
     // The `101` waits in the kernel for the `ready` frame (the session lets both go), so the
     // client gets them in one segment.
     socket::write::hold_segments(peer.socket, true);
-    ws.accept(move |socket, early| session::run(state, socket, early, peer.socket, auth))
+    ws.accept(move |socket, early| session::run(state, socket, early, auth))
 }
 
 /// A cookie-authenticated upgrade must come from a page of this host or a configured origin.

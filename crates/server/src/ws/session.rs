@@ -2,11 +2,13 @@
 //! ([`super::duplex`]) in this one task until it closes, and unregisters.
 
 use std::future::Future;
-use std::os::fd::RawFd;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use uuid::Uuid;
 
+use banter_proto::model::Me;
 use banter_proto::ws::{Ready, ServerEvent};
 use banter_proto::Limits;
 
@@ -16,7 +18,7 @@ use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::service::{presence, typing};
 use crate::state::AppState;
-use crate::ws::duplex::{Duplex, Peer};
+use crate::ws::duplex::{Caller, Duplex};
 use crate::ws::socket::upgrade::Socket;
 use crate::ws::socket::write::{hold_segments, Batch};
 
@@ -25,56 +27,52 @@ const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
 
 /// A session on `socket`, registered with the hub at once; the future runs it until the
 /// socket ends or it is closed (logout, overflow, shutdown), then unregisters it. That future
-/// lives as long as the connection, so it holds each part once (the shared state, the
-/// account, the [`Duplex`]), and everything only needed to start (the `ready` queries and
-/// write) runs boxed in [`start`] and is freed before the session idles.
+/// lives as long as the connection, so it holds each part once (the [`Caller`] and the
+/// [`Duplex`]), and everything only needed to start or end (the `ready` queries and write, the
+/// close) runs boxed and is freed before the session idles or only allocated at its end.
 ///
 /// `early` holds bytes the client sent past its upgrade request (read before the session
-/// began; usually none). `fd` is the descriptor of `socket`: the outbox writes single frames
-/// to it directly while the session has nothing queued.
-pub fn run(
-    state: Arc<AppState>,
-    socket: Socket,
-    early: Bytes,
-    fd: RawFd,
-    auth: Auth,
-) -> impl Future<Output = ()> + Send {
+/// began; usually none). The outbox writes single frames to `socket`'s descriptor directly
+/// while the session has nothing queued.
+pub fn run(state: Arc<AppState>, socket: Socket, early: Bytes, auth: Auth) -> impl Future<Output = ()> + Send {
     let limits = OutboxLimits { frames: state.config.outbox_frames, bytes: state.config.outbox_bytes };
-    let (conn, outbox, inbox) = state.hub.connect(auth.user.user.id, auth.session_id, limits);
-    // SAFETY: `fd` is `socket`'s, non-blocking (tokio) and written unbuffered; it stays open until `socket` is dropped, which is after the inbox's frames
-    // are: the `Duplex` drops them first (field order).
+    let Auth { session_id, user: Me { user, email } } = auth;
+    let (conn, outbox, inbox) = state.hub.connect(user.id, session_id, limits);
+    let fd = socket.as_raw_fd();
+    // SAFETY: `fd` is `socket`'s, non-blocking (tokio) and written unbuffered; it stays open
+    // until `socket` is dropped, which is after the inbox's frames are: the `Duplex` drops
+    // them first (field order).
     unsafe { outbox.attach(fd) };
-    presence::connected(&state, auth.user.user.id, conn);
+    drop(outbox);
+    presence::connected(&state, user.id, conn);
     let mut duplex = Duplex::new(socket, &early, inbox, &state.config);
+    // Built and boxed now, so that what only `ready` needs (the session's id, the email) is
+    // not kept in the session's future.
+    let ready = Box::pin(ready(state.clone(), conn, session_id, Me { user: user.clone(), email }));
+    let caller = Caller { state, user, conn };
     async move {
         // A statement of its own: a temporary in the `match` would keep the box for the session.
-        let started = Box::pin(start(&state, conn, &auth, duplex.socket())).await;
+        let started = Box::pin(start(ready, duplex.socket())).await;
         // The gateway held the `101` back for the `ready` frame (or the close) just written.
-        hold_segments(fd, false);
-        let request = match started {
-            true => {
-                let (reason, request) = duplex.run(Peer { state: &state, auth: &auth, conn, outbox: &outbox }).await;
-                duplex.close(&outbox, reason).await;
-                request
-            }
-            false => None,
-        };
-        drop(duplex);
-        if let Some(request) = request {
-            request.await;
+        hold_segments(duplex.socket().as_raw_fd(), false);
+        if started {
+            let (reason, request) = duplex.run(&caller).await;
+            duplex.end(reason, request).await;
+        } else {
+            drop(duplex);
         }
-        let user_id = auth.user.user.id;
-        state.hub.disconnect(conn);
-        typing::disconnected(&state, user_id, conn);
-        presence::disconnected(&state, user_id, conn);
+        let Caller { state, user, conn } = &caller;
+        state.hub.disconnect(*conn);
+        typing::disconnected(state, user.id, *conn);
+        presence::disconnected(state, user.id, *conn);
     }
 }
 
-/// Writes `ready`; `false` when the socket failed first, or when the store failed (then the
-/// socket is closed with 1011 `internal`).
-async fn start(state: &AppState, conn: ConnId, auth: &Auth, socket: &mut Socket) -> bool {
+/// Writes `ready` once it is read; `false` when the socket failed first, or when the store
+/// failed (then the socket is closed with 1011 `internal`).
+async fn start(ready: impl Future<Output = Result<Ready, AppError>>, socket: &mut Socket) -> bool {
     let mut batch = Batch::default();
-    match ready(state, conn, auth).await {
+    match ready.await {
         Ok(ready) => {
             batch.text(&frame(None, &ServerEvent::Ready(Box::new(ready))));
             batch.write_to(socket).await.is_ok()
@@ -88,17 +86,19 @@ async fn start(state: &AppState, conn: ConnId, auth: &Auth, socket: &mut Socket)
     }
 }
 
-/// Subscribes the connection to the user's channels, THEN reads their heads, so nothing
-/// committed in between is missed (a client drops what it already has by `seq`).
-async fn ready(state: &AppState, conn: ConnId, auth: &Auth) -> Result<Ready, AppError> {
-    let user_id = auth.user.user.id;
+/// `ready`'s data for connection `conn` of account `me` on session `session_id`. Subscribes
+/// the connection to the user's channels, THEN reads their heads, so nothing committed in
+/// between is missed (a client drops what it already has by `seq`).
+async fn ready(state: Arc<AppState>, conn: ConnId, session_id: Uuid, me: Me) -> Result<Ready, AppError> {
+    let state = &*state;
+    let user_id = me.user.id;
     state.hub.subscribe(conn, state.store.channel_ids_of(user_id).await?);
     let snapshot = state.store.ready_snapshot(user_id, state.config.receipt_members).await?;
     let (channels, receipts) = (snapshot.channels, snapshot.receipts);
     let presence = presence::snapshot(state, user_id, snapshot.peers).await;
     Ok(Ready {
-        user: auth.user.clone(),
-        session_id: auth.session_id,
+        user: me,
+        session_id,
         channels,
         limits: Limits {
             max_body_chars: state.config.max_body_chars,
