@@ -25,7 +25,6 @@ mod targets;
 pub mod wire;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
@@ -54,7 +53,6 @@ pub struct Hub {
 
 #[derive(Default)]
 struct Inner {
-    next_id: AtomicU64,
     /// std lock, not tokio's: every critical section is a few map operations and
     /// non-blocking `try_send`s; it is never held across an `.await`.
     registry: RwLock<Registry>,
@@ -108,10 +106,9 @@ impl Hub {
     /// a socket authenticated just before a logout but registered just after it would
     /// otherwise survive the logout.
     pub fn connect(&self, user_id: Uuid, session_id: Uuid, limits: conn::OutboxLimits) -> (ConnId, Outbox, Inbox) {
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (outbox, inbox) = conn::outbox(limits);
         let mut registry = self.write();
-        registry.insert(id, user_id, session_id, outbox.clone());
+        let id = registry.insert(user_id, session_id, outbox.clone());
         if let Some(reason) = self.closed_sessions().get(&session_id).map(|(reason, _)| *reason) {
             outbox.close(reason);
         }
