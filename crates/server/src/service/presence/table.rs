@@ -14,25 +14,22 @@ use crate::hub::ConnId;
 /// A change to publish: `(user, published before, status now)`.
 pub type Change = (Uuid, Status, Status);
 
-/// One user's devices on this node.
+/// One user's devices on this node (32 bytes: one is kept per connected user).
 #[derive(Default)]
 struct Entry {
     /// Connected devices and their statuses (a handful at most; inline while there is one).
     devices: SmallVec<[(ConnId, Status); 1]>,
-    /// Once the last device left: the status kept, and until when.
-    held: Option<(Status, Instant)>,
     /// What this node last published for the user.
     published: Option<Status>,
 }
 
-impl Entry {
-    /// The status this node should publish at `now`.
-    fn wanted(&self, now: Instant) -> Status {
-        match (self.devices.iter().map(|(_, s)| *s).max(), self.held) {
-            (Some(best), _) => best,
-            (None, Some((held, until))) if until > now => held,
-            _ => Status::Offline,
-        }
+/// The status this node should publish at `now` for a user with `devices`, holding `held`
+/// (the status kept since the last device left, and until when).
+fn wanted(devices: &[(ConnId, Status)], held: Option<&(Status, Instant)>, now: Instant) -> Status {
+    match (devices.iter().map(|(_, s)| *s).max(), held) {
+        (Some(best), _) => best,
+        (None, Some(&(held, until))) if until > now => held,
+        _ => Status::Offline,
     }
 }
 
@@ -40,6 +37,9 @@ impl Entry {
 #[derive(Default)]
 pub struct Table {
     users: HashMap<Uuid, Entry>,
+    /// Users whose last device left: the status kept, and until when (beside `users`, so
+    /// that an entry of a connected user does not carry it).
+    held: HashMap<Uuid, (Status, Instant)>,
     /// Users whose wanted status may differ from the published one.
     dirty: HashSet<Uuid>,
     /// Grace periods in deadline order (the grace is constant, so appending keeps the order).
@@ -54,7 +54,7 @@ impl Table {
     pub fn connect(&mut self, user: Uuid, conn: ConnId) {
         let entry = self.users.entry(user).or_default();
         entry.devices.push((conn, Status::Online));
-        entry.held = None;
+        self.held.remove(&user);
         self.dirty.insert(user);
     }
 
@@ -62,10 +62,10 @@ impl Table {
     /// for `grace` from `now`.
     pub fn disconnect(&mut self, user: Uuid, conn: ConnId, now: Instant, grace: Duration) {
         let Some(entry) = self.users.get_mut(&user) else { return };
-        let before = entry.wanted(now);
+        let before = wanted(&entry.devices, self.held.get(&user), now);
         entry.devices.retain(|(c, _)| *c != conn);
         if entry.devices.is_empty() {
-            entry.held = Some((before, now + grace));
+            self.held.insert(user, (before, now + grace));
             self.holding.push_back((now + grace, user));
         }
         self.dirty.insert(user);
@@ -82,7 +82,7 @@ impl Table {
 
     /// What this node says about `user` at `now` (`Offline` when it serves no device of theirs).
     pub fn wanted(&self, user: Uuid, now: Instant) -> Status {
-        self.users.get(&user).map_or(Status::Offline, |e| e.wanted(now))
+        self.users.get(&user).map_or(Status::Offline, |e| wanted(&e.devices, self.held.get(&user), now))
     }
 
     /// Takes every change since the last call: users whose wanted status differs from the
@@ -99,13 +99,15 @@ impl Table {
         let mut changes = Vec::new();
         for user in std::mem::take(&mut self.dirty) {
             let Some(entry) = self.users.get_mut(&user) else { continue };
-            let (before, wanted) = (entry.published.unwrap_or(Status::Offline), entry.wanted(now));
+            let (before, wanted) =
+                (entry.published.unwrap_or(Status::Offline), wanted(&entry.devices, self.held.get(&user), now));
             if before != wanted {
                 changes.push((user, before, wanted));
                 entry.published = Some(wanted);
             }
             if wanted == Status::Offline && entry.devices.is_empty() {
                 self.users.remove(&user);
+                self.held.remove(&user);
             }
         }
         changes
@@ -173,7 +175,7 @@ mod tests {
         t.disconnect(user, 1, now, GRACE);
         assert_eq!(t.take_changes(now + GRACE / 2), vec![]);
         assert_eq!(t.take_changes(now + GRACE), vec![(user, Status::Online, Status::Offline)]);
-        assert!(t.users.is_empty() && t.published().is_empty());
+        assert!(t.users.is_empty() && t.held.is_empty() && t.published().is_empty());
         t.revert(&[(user, Status::Online, Status::Offline)]);
         assert_eq!(t.take_changes(now + GRACE), vec![(user, Status::Online, Status::Offline)], "retried");
     }
