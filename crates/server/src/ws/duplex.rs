@@ -25,14 +25,10 @@ use crate::config::Config;
 use crate::hub::conn::Frames;
 use crate::hub::direct::{lay_out, MAX_BATCH};
 use crate::hub::pace::WRITE_PACE;
-use std::sync::Arc;
-
-use banter_proto::model::User;
-
-use crate::hub::{CloseReason, ConnId, Inbox, Outbox};
-use crate::state::AppState;
+use crate::hub::{CloseReason, Inbox, Outbox};
 use crate::ws::dispatch;
 use crate::ws::heartbeat;
+use crate::ws::session::Caller;
 use crate::ws::socket::read::{FrameReader, Incoming, ReadError};
 use crate::ws::socket::upgrade::Socket;
 use crate::ws::socket::write::Batch;
@@ -78,17 +74,6 @@ pub struct Duplex {
     batch: Batch,
     /// Boxed: a timer entry only while pacing, not in every idle connection.
     hold: Option<Pin<Box<Sleep>>>,
-}
-
-/// Who a [`Duplex`] serves, for the connection's whole life: kept once, in the session's
-/// future, and lent to each request.
-pub struct Caller {
-    /// The server's shared state (one handle shared by all sessions, see [`crate::ws::router`]).
-    pub state: Arc<AppState>,
-    /// The session's account: its public profile, as its messages carry it.
-    pub user: User,
-    /// The connection's id in the hub.
-    pub conn: ConnId,
 }
 
 impl Duplex {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use banter_proto::model::Me;
+use banter_proto::model::{Me, User};
 use banter_proto::ws::{Ready, ServerEvent};
 use banter_proto::Limits;
 
@@ -18,12 +18,23 @@ use crate::service::messages::MAX_PAGE;
 use crate::service::sessions::Auth;
 use crate::service::{presence, typing};
 use crate::state::AppState;
-use crate::ws::duplex::{Caller, Duplex};
+use crate::ws::duplex::Duplex;
 use crate::ws::socket::upgrade::Socket;
 use crate::ws::socket::write::{hold_segments, Batch};
 
 /// Close when the session could not start (store failure).
 const INTERNAL: CloseReason = CloseReason { code: 1011, reason: "internal" };
+
+/// Who a session's [`Duplex`] serves, for the connection's whole life: kept once, in the
+/// session's future, and lent to each request.
+pub struct Caller {
+    /// The server's shared state (one handle shared by all sessions, see [`crate::ws::router`]).
+    pub state: Arc<AppState>,
+    /// The session's account: its public profile, as its messages carry it.
+    pub user: User,
+    /// The connection's id in the hub.
+    pub conn: ConnId,
+}
 
 /// A session on `socket`, registered with the hub at once; the future runs it until the
 /// socket ends or it is closed (logout, overflow, shutdown), then unregisters it. That future
