@@ -180,10 +180,10 @@ impl Application {
             closing.close_all(SERVER_RESTART);
         };
         let listener = Accept(self.listener);
-        let served = crate::http::serve::serve(listener, router, signal).await;
+        crate::http::serve::serve(listener, router, signal).await;
         pruning.abort();
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
-        while served.is_ok() && hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
+        while hub.connection_count() > 0 && tokio::time::Instant::now() < deadline {
             hub.close_all(SERVER_RESTART);
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -192,7 +192,7 @@ impl Application {
         if let Some(bridge) = self.bridge {
             bridge.stop().await;
         }
-        served
+        Ok(())
     }
 }
 

@@ -9,7 +9,6 @@
 //! of the server terminates.
 
 use std::future::Future;
-use std::io;
 use std::os::fd::AsRawFd;
 
 use axum::body::Body;
@@ -30,8 +29,8 @@ use super::peer::{Accept, Peer};
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets each
 /// connection finish the request it is answering (idle keep-alive connections close at once)
 /// and returns when all have. Upgraded connections are no longer hyper's: their sessions run
-/// on. Accept errors are logged and retried (see [`Accept`]); the result is always `Ok`.
-pub async fn serve(mut listener: Accept, router: Router, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+/// on. Accept errors are logged and retried (see [`Accept`]).
+pub async fn serve(mut listener: Accept, router: Router, shutdown: impl Future<Output = ()>) {
     let stop = CancellationToken::new();
     let connections = TaskTracker::new();
     tokio::pin!(shutdown);
@@ -47,7 +46,6 @@ pub async fn serve(mut listener: Accept, router: Router, shutdown: impl Future<O
     stop.cancel();
     connections.close();
     connections.wait().await;
-    Ok(())
 }
 
 /// Serves one connection until it closes, is upgraded, or `stop` asks it to finish.

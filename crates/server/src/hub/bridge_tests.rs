@@ -101,7 +101,7 @@ async fn own_events_are_skipped_and_remote_closes_applied() {
     relay.receive(&hub, Bytes::from(wire::encode(relay.node(), &close, "")));
     assert_eq!(relay.stats().received, 0, "its own event");
     relay.receive(&hub, Bytes::from(wire::encode(Uuid::now_v7(), &close, "")));
-    assert_eq!(inbox.close.closed().await, SESSION_REVOKED);
+    assert_eq!(inbox.frames.closed().await, SESSION_REVOKED);
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn a_join_behind_delivered_messages_makes_the_socket_resync() {
     hub.join(late, channel, &joined(channel, 2));
     hub.join(on_time, channel, &joined(channel, 3));
     assert!(late_out.is_closing(), "message 3 went out before it was subscribed");
-    assert_eq!(late_inbox.close.closed().await, RESYNC);
+    assert_eq!(late_inbox.frames.closed().await, RESYNC);
     assert!(!on_time_out.is_closing());
     hub.check_invariants();
 }
@@ -134,7 +134,7 @@ async fn without_a_subscription_events_go_straight_out() {
     assert_eq!(seqs(&mut inbox), vec![5, 7], "no ordering while Redis is down");
     assert_eq!(relay.status(), RedisStatus::Down);
     relay.on_subscribed(&hub);
-    assert_eq!(inbox.close.closed().await, RESYNC, "resubscribing makes every socket resume");
+    assert_eq!(inbox.frames.closed().await, RESYNC, "resubscribing makes every socket resume");
 }
 
 #[tokio::test]
@@ -150,6 +150,6 @@ async fn a_gap_left_open_goes_out_after_the_wait_and_makes_subscribers_resync() 
     tokio::time::sleep(REORDER_WAIT + Duration::from_millis(20)).await;
     relay.tick(&hub, true);
     assert_eq!(seqs(&mut inbox), vec![3]);
-    assert_eq!(inbox.close.closed().await, RESYNC, "2 is missing: resume with sync");
+    assert_eq!(inbox.frames.closed().await, RESYNC, "2 is missing: resume with sync");
     assert_eq!(relay.stats().resyncs, 1);
 }

@@ -93,36 +93,47 @@ impl QueuedBytes {
 /// The receiving side, owned by the connection's task (the consumer). Dropping its `frames`
 /// closes the queue.
 pub struct Inbox {
-    /// Frames to write, in order.
+    /// Frames to write, in order; also the close signal ([`Frames::poll_closed`]).
     pub frames: Frames,
-    /// Fires when the connection must close.
-    pub close: CloseSignal,
 }
-
-/// Waits for a close request, with the consumer's waker (so only in the connection's task).
-pub struct CloseSignal(Arc<Shared>);
 
 /// The writer's end of an outbox's queue; closes the queue when dropped. It holds the outbox
 /// itself, so the connection's task reaches the sending end without a handle of its own.
 pub struct Frames(Outbox);
 
 impl Frames {
+    fn shared(&self) -> &Shared {
+        &self.0 .0
+    }
+
     /// The sending end of this outbox.
     pub fn outbox(&self) -> &Outbox {
         &self.0
     }
 
-    /// [`CloseSignal::poll_closed`], for the same outbox.
+    /// Ready once a close was requested, with its reason; registers `cx`'s waker as the
+    /// consumer's (the connection's task).
     pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
-        self.0 .0.poll_closed(cx)
+        let shared = self.shared();
+        shared.queue.register_consumer(cx.waker());
+        match shared.closing.load(Ordering::Acquire) {
+            true => Poll::Ready(shared.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })),
+            false => Poll::Pending,
+        }
+    }
+
+    /// [`Frames::poll_closed`] as a future (tests).
+    #[cfg(test)]
+    pub async fn closed(&self) -> CloseReason {
+        poll_fn(|cx| self.poll_closed(cx)).await
     }
 
     /// Polls for at least one queued item, then moves up to `max` into `out`, oldest first;
     /// the consumer then owns the socket. While it waits, producers may write directly to a
     /// quiet attached socket.
     pub fn poll_recv_many(&self, cx: &mut Context<'_>, out: &mut Vec<Outgoing>, max: usize) -> Poll<()> {
-        let lend = self.0 .0.socket.load(Ordering::Relaxed) >= 0 && self.0 .0.pace.quiet();
-        self.0 .0.queue.poll_pop_into(cx, out, max, lend)
+        let lend = self.shared().socket.load(Ordering::Relaxed) >= 0 && self.shared().pace.quiet();
+        self.shared().queue.poll_pop_into(cx, out, max, lend)
     }
 
     /// [`Frames::poll_recv_many`] as a future (tests).
@@ -133,7 +144,7 @@ impl Frames {
 
     /// Takes the socket back from direct writes (for a ping, or the close).
     pub fn poll_own(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.0 .0.queue.poll_own(cx)
+        self.shared().queue.poll_own(cx)
     }
 
     /// [`Frames::poll_own`] as a future.
@@ -143,36 +154,36 @@ impl Frames {
 
     /// Whether a heartbeat ticked since the last call (see [`Outbox::heartbeat`]).
     pub fn take_ping(&self) -> bool {
-        self.0 .0.ping_due.swap(false, Ordering::Relaxed)
+        self.shared().ping_due.swap(false, Ordering::Relaxed)
     }
 
     /// The socket's write pace, shared with direct writes.
     pub fn pace(&self) -> &Pace {
-        &self.0 .0.pace
+        &self.shared().pace
     }
 
     /// Moves up to `max` queued items into `out` without waiting; returns how many.
     pub fn try_recv_many(&self, out: &mut Vec<Outgoing>, max: usize) -> usize {
-        self.0 .0.queue.try_pop_into(out, max)
+        self.shared().queue.try_pop_into(out, max)
     }
 
     /// The oldest queued item, without waiting (tests).
     #[cfg(test)]
     pub fn try_recv(&self) -> Option<Outgoing> {
         let mut one = Vec::with_capacity(1);
-        self.0 .0.queue.try_pop_into(&mut one, 1);
+        self.shared().queue.try_pop_into(&mut one, 1);
         one.pop()
     }
 
     /// The outbox's count of queued bytes: the writer releases each frame's bytes once written.
     pub fn queued(&self) -> &QueuedBytes {
-        &self.0 .0.queued
+        &self.shared().queued
     }
 }
 
 impl Drop for Frames {
     fn drop(&mut self) {
-        self.0 .0.queue.close();
+        self.shared().queue.close();
     }
 }
 
@@ -189,7 +200,7 @@ pub fn outbox(limits: OutboxLimits) -> (Outbox, Inbox) {
         corked: AtomicBool::new(false),
         flush_due: AtomicBool::new(false),
     });
-    let inbox = Inbox { frames: Frames(Outbox(shared.clone())), close: CloseSignal(shared.clone()) };
+    let inbox = Inbox { frames: Frames(Outbox(shared.clone())) };
     (Outbox(shared), inbox)
 }
 
@@ -340,31 +351,6 @@ impl Outbox {
     /// Whether a close was requested.
     pub fn is_closing(&self) -> bool {
         self.0.closing.load(Ordering::Acquire)
-    }
-}
-
-impl CloseSignal {
-    /// Ready once a close was requested, with its reason; registers `cx`'s waker as the
-    /// consumer's (the connection's task).
-    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
-        self.0.poll_closed(cx)
-    }
-
-    /// [`CloseSignal::poll_closed`] as a future (tests).
-    #[cfg(test)]
-    pub async fn closed(&self) -> CloseReason {
-        poll_fn(|cx| self.poll_closed(cx)).await
-    }
-}
-
-impl Shared {
-    /// See [`CloseSignal::poll_closed`].
-    fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
-        self.queue.register_consumer(cx.waker());
-        match self.closing.load(Ordering::Acquire) {
-            true => Poll::Ready(self.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })),
-            false => Poll::Pending,
-        }
     }
 }
 

@@ -11,7 +11,7 @@ async fn a_full_outbox_closes_as_slow_consumer() {
     assert_eq!(out.offer("b".into()), Offer::Queued);
     assert_eq!(out.offer("c".into()), Offer::Overflowed);
     out.close(CloseReason { code: 1012, reason: "server_restart" });
-    assert_eq!(inbox.close.closed().await, CloseReason { code: 4008, reason: "slow_consumer" });
+    assert_eq!(inbox.frames.closed().await, CloseReason { code: 4008, reason: "slow_consumer" });
     drop(inbox);
     assert_eq!(out.offer("d".into()), Offer::Gone);
 }
@@ -25,7 +25,7 @@ async fn too_many_queued_bytes_close_as_slow_consumer() {
     inbox.frames.queued().release(written.len());
     assert_eq!(out.offer("abcde".into()), Offer::Queued, "room again once written");
     assert_eq!(out.offer("x".into()), Offer::Overflowed);
-    assert_eq!(inbox.close.closed().await.code, 4008);
+    assert_eq!(inbox.frames.closed().await.code, 4008);
 }
 
 /// A connected loopback pair: (the server's end, the client's end). `small` shrinks the

@@ -33,7 +33,7 @@ use uuid::Uuid;
 
 pub use bridge::RESYNC;
 use bridge::{RedisStatus, Relay};
-pub use conn::{CloseReason, CloseSignal, Frame, Inbox, Offer, Outbox, OutboxLimits, Outgoing};
+pub use conn::{CloseReason, Frame, Inbox, Offer, Outbox, OutboxLimits, Outgoing};
 pub use registry::ConnId;
 use registry::Registry;
 

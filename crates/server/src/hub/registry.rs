@@ -191,14 +191,16 @@ impl Slab {
         self.slot(id)?.entry.as_ref()
     }
 
+    fn slot_mut(&mut self, id: ConnId) -> Option<&mut Slot> {
+        self.slots.get_mut((id as u32) as usize).filter(|slot| slot.generation == (id >> 32) as u32)
+    }
+
     fn get_mut(&mut self, id: ConnId) -> Option<&mut ConnEntry> {
-        self.slot(id)?;
-        self.slots[(id as u32) as usize].entry.as_mut()
+        self.slot_mut(id)?.entry.as_mut()
     }
 
     fn remove(&mut self, id: ConnId) -> Option<ConnEntry> {
-        self.slot(id)?;
-        let slot = &mut self.slots[(id as u32) as usize];
+        let slot = self.slot_mut(id)?;
         let entry = slot.entry.take()?;
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(id as u32);
@@ -232,13 +234,17 @@ mod tests {
     use super::*;
     use crate::hub::conn::outbox;
 
+    /// Two outboxes, and their receiving ends to keep them open.
+    fn two_outboxes() -> [(Outbox, crate::hub::Inbox); 2] {
+        let limits = crate::hub::OutboxLimits { frames: 4, bytes: 1024 };
+        [outbox(limits), outbox(limits)]
+    }
+
     #[test]
     fn indexes_follow_inserts_subscriptions_and_removals() {
         let mut r = Registry::default();
         let (user, session, ch) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let limits = crate::hub::OutboxLimits { frames: 4, bytes: 1024 };
-        let (o1, _rx1) = outbox(limits);
-        let (o2, _rx2) = outbox(limits);
+        let [(o1, _rx1), (o2, _rx2)] = two_outboxes();
         let one = r.insert(user, session, o1);
         let two = r.insert(user, Uuid::now_v7(), o2);
         r.subscribe(one, [ch]);
@@ -258,9 +264,7 @@ mod tests {
     fn a_freed_slot_is_reused_under_a_new_id_and_the_old_id_finds_nothing() {
         let mut r = Registry::default();
         let (user, other, ch) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let limits = crate::hub::OutboxLimits { frames: 4, bytes: 1024 };
-        let (o1, _rx1) = outbox(limits);
-        let (o2, _rx2) = outbox(limits);
+        let [(o1, _rx1), (o2, _rx2)] = two_outboxes();
         let first = r.insert(user, Uuid::now_v7(), o1);
         r.remove(first);
         let second = r.insert(other, Uuid::now_v7(), o2);
