@@ -60,13 +60,16 @@ function rest(page, method, url, body) {
   }, { method, url, body });
 }
 
-/** Holds a finger on `locator` for 650 ms (real touch events through the DevTools protocol). */
-async function longPress(u, locator) {
+/**
+ * Holds a finger on `locator` for `holdMs` (real touch events through the DevTools protocol).
+ * Chromium turns a hold shorter than its long-press time (1 s here) into a tap on the lift.
+ */
+async function longPress(u, locator, holdMs = 650) {
   const box = await locator.boundingBox();
   const cdp = await u.context.newCDPSession(u.page);
   const point = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
-  await u.page.waitForTimeout(650);
+  await u.page.waitForTimeout(holdMs);
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
   await cdp.detach();
 }
@@ -425,13 +428,15 @@ describe('Live conversation state', { timeout: 150000 }, () => {
     await phone.page.getByTestId('typing-indicator').filter({ hasText: 'Ana Lima is typing…' }).waitFor();
     await phone.page.waitForTimeout(300);
     await phone.page.screenshot({ path: path.join(shotsDir, 'live-360x640.png') });
-    // A long press opens the menu as a bottom sheet.
-    await longPress(phone, message(phone.page, q, { committed: true }).locator('.bubble'));
+    // A long press opens the menu as a bottom sheet. Held for 950 ms: the menu opens at 480 ms
+    // and the lift's tap lands on its backdrop 470 ms later, which must not close it.
+    await longPress(phone, message(phone.page, q, { committed: true }).locator('.bubble'), 950);
     await phone.page.getByTestId('message-menu').waitFor();
     await phone.page.waitForTimeout(400);
     assert.ok(await phone.page.getByTestId('message-menu').isVisible(), 'the menu stays open after the finger lifts');
     await phone.page.screenshot({ path: path.join(shotsDir, 'live-360x640-menu.png') });
-    await phone.page.keyboard.press('Escape');
+    // A tap on the backdrop after the lift is a choice: it closes the sheet.
+    await phone.page.touchscreen.tap(180, 40);
     await phone.page.getByTestId('message-menu').waitFor({ state: 'detached' });
     // The drawer, with the unread and mention badges (Ana posts in #random).
     await rest(ana.page, 'POST', '/api/messages', {

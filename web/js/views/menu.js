@@ -7,7 +7,15 @@ import { h, icon } from '../dom.js';
 /** The reactions offered in the picker. */
 export const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🎉', '👀', '🙏'];
 
-/** A click this soon after opening is the end of the press that opened it, not a choice. */
+/**
+ * After a long press, lifting the finger may click what appeared under it: Chromium taps on a
+ * lift that comes before its own long-press time (1 s on desktop), so a press held from 0.9 s
+ * opens the menu and then clicks its backdrop. That click carries the lift's timestamp; a click
+ * this soon (ms, event time) after the first lift that follows opening is the press's own.
+ */
+const LIFT_CLICK_MS = 300;
+
+/** Until the finger lifts, a click this soon (ms) after opening is also the press's own. */
 const GHOST_CLICK_MS = 400;
 
 let current = null;
@@ -22,10 +30,16 @@ export function openMessageMenu(m, anchor, opts) {
   if (current) current.close();
   const mine = new Set((m.reactions || []).filter((r) => r.me).map((r) => r.emoji));
   const openedAt = performance.now();
-  // After a long press the finger lifting may click what appeared under it.
-  const guard = opts.fromTouch ? GHOST_CLICK_MS : 0;
-  const choose = (fn) => () => {
-    if (performance.now() - openedAt < guard) return;
+  // When opened by a touch, the finger is still down: its lift's click is not a choice.
+  let liftedAt = opts.fromTouch ? null : -Infinity;
+  const onLift = (ev) => {
+    if (liftedAt === null) liftedAt = ev.timeStamp;
+  };
+  const ghost = (ev) => (liftedAt === null
+    ? performance.now() - openedAt < GHOST_CLICK_MS
+    : ev.timeStamp - liftedAt < LIFT_CLICK_MS);
+  const choose = (fn) => (ev) => {
+    if (ghost(ev)) return;
     dialog.close();
     fn();
   };
@@ -47,9 +61,12 @@ export function openMessageMenu(m, anchor, opts) {
     testid: opts.pickerOnly ? 'reaction-picker' : 'message-menu', 'aria-label': opts.pickerOnly ? 'React' : 'Message actions',
   }, picker, items);
   dialog.addEventListener('click', (ev) => {
-    if (ev.target === dialog && performance.now() - openedAt >= guard) dialog.close(); // the backdrop
+    if (ev.target === dialog && !ghost(ev)) dialog.close(); // the backdrop
   });
+  const lifts = ['pointerup', 'pointercancel'];
+  if (opts.fromTouch) for (const t of lifts) window.addEventListener(t, onLift, true);
   dialog.addEventListener('close', () => {
+    for (const t of lifts) window.removeEventListener(t, onLift, true);
     dialog.remove();
     if (current && current.dialog === dialog) current = null;
     if (anchor && anchor.isConnected && typeof anchor.focus === 'function' && anchor.matches('button')) {
