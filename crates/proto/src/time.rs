@@ -11,7 +11,7 @@
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::Serializer;
 
-/// Longest text [`write`] produces: `9999-12-31T23:59:59.123456789Z`.
+/// Longest text [`write()`] produces: `9999-12-31T23:59:59.123456789Z`.
 const MAX_LEN: usize = 30;
 
 /// Serializes `at` as chrono does (for `#[serde(serialize_with)]`).

@@ -19,7 +19,7 @@ impl Outbox {
     ///
     /// # Safety
     /// `fd` must be an open, non-blocking stream socket that stays open until this outbox's
-    /// [`Inbox`] frames are dropped (the writer's end): dropping them waits out a direct write
+    /// [`Inbox`](super::Inbox) frames are dropped (the writer's end): dropping them waits out a direct write
     /// in progress and stops further ones, so no write can reach a reused descriptor. Bytes
     /// written to it must not be buffered elsewhere (the writer writes it unbuffered).
     pub unsafe fn attach(&self, fd: RawFd) {

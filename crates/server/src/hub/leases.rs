@@ -41,7 +41,7 @@ local function best(key)
 end
 ";
 
-/// KEYS[1] leases; ARGV: key prefix, node, ttl ms, then (user, digit) pairs; digit 0 removes
+/// `KEYS[1]` leases; ARGV: key prefix, node, ttl ms, then (user, digit) pairs; digit 0 removes
 /// the node's lease. Returns (before, after) digits per user, as strings.
 const SET: &str = r"
 local zset, prefix, node, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -66,7 +66,7 @@ redis.call('PEXPIRE', zset, 2 * ttl)
 return out
 ";
 
-/// KEYS[1] leases; ARGV: key prefix, most leases to remove. Removes expired leases; returns
+/// `KEYS[1]` leases; ARGV: key prefix, most leases to remove. Removes expired leases; returns
 /// (user, before, after) for each user whose status changed, as strings.
 const SWEEP: &str = r"
 local zset, prefix = KEYS[1], ARGV[1]

@@ -22,9 +22,9 @@ use tokio::time::Sleep;
 
 use crate::clock::ticks_ms;
 use crate::config::Config;
-use crate::hub::conn::Frames;
 use crate::hub::direct::{lay_out, MAX_BATCH};
 use crate::hub::pace::WRITE_PACE;
+use crate::hub::Frames;
 use crate::hub::{CloseReason, Inbox, Outbox};
 use crate::ws::dispatch;
 use crate::ws::heartbeat;
@@ -106,8 +106,7 @@ impl Duplex {
     /// heartbeats; the future's output is the reason to close, and a request still being
     /// handled. Requests are handled one at a time, in order, each in a boxed future.
     ///
-    /// Then the caller closes: [`Duplex::close`], then drops this `Duplex` (closing the queue,
-    /// so the request cannot wait for room in it), then lets the request end. A named future
+    /// Then the caller ends the session with [`Duplex::end`]. A named future
     /// rather than an `async fn`, which would keep its arguments twice for the connection's
     /// whole life.
     pub fn run<'d, 'a>(&'d mut self, caller: &'a Caller) -> Run<'d, 'a> {

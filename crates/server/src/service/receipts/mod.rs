@@ -4,7 +4,7 @@
 //! once: the user's devices get `channel:unread`, and in a channel of at most
 //! `receipt_members` members every member gets `receipt:update`. `delivered` is frequent
 //! (every device acknowledges every message it receives), so it is coalesced: the [`Buffer`]
-//! keeps the highest `seq` per (channel, user), and [`flush`] writes the pending watermarks
+//! keeps the highest `seq` per (channel, user), and [`flush()`] writes the pending watermarks
 //! and announces the moved ones with one `receipt:update` per small channel, every
 //! `receipt_flush_ms`, or less often under load (see [`next_wait`]). A large flush goes in
 //! parts of about [`FLUSH_PART`] watermarks a few milliseconds apart (and publishes in slices
@@ -42,7 +42,7 @@ pub struct Buffer {
     /// Channel → (at most `receipt_members` members, until when that is trusted). Only the
     /// flusher uses it; std lock held for the lookups or the inserts of one flush.
     small: Arc<Mutex<HashMap<Uuid, (bool, Instant)>>>,
-    /// Held by a [`flush`] from its take to its last part, so one flush runs at a time: the
+    /// Held by a [`flush()`] from its take to its last part, so one flush runs at a time: the
     /// last flush at shutdown waits for the flusher's, whose moves are no longer pending.
     flushing: Arc<tokio::sync::Mutex<()>>,
 }
@@ -79,7 +79,7 @@ impl Buffer {
 }
 
 /// `receipt:delivered`: a device of `user` holds every message of `channel` up to `seq`.
-/// Queued for the next [`flush`] (which skips non-members, so no store read here).
+/// Queued for the next [`flush()`] (which skips non-members, so no store read here).
 /// Error: `invalid_data` for a negative `seq`.
 pub fn delivered(state: &AppState, user: Uuid, channel: Uuid, seq: i64) -> Result<(), AppError> {
     if seq < 0 {

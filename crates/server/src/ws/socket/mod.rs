@@ -6,7 +6,7 @@
 //!   socket is then handed over by hyper.
 //! - [`read`]: parses the client's (masked) frames from bytes read into a stack buffer, so an
 //!   idle connection holds no read buffer at all; only a frame split across reads is kept.
-//! - [`write`]: server frames (unmasked) are a header of 2–10 bytes and the shared payload;
+//! - [`write`](mod@write): server frames (unmasked) are a header of 2–10 bytes and the shared payload;
 //!   a batch of queued frames becomes one buffer and one `write` call.
 //!
 //! No extensions (no `permessage-deflate`) and no subprotocols are negotiated.
