@@ -34,16 +34,19 @@
 //!   exactly once in order.
 //! - `bin/banter-cli.rs`: the `banter-cli` command-line client built on the above.
 
+pub mod backoff;
 pub mod error;
 pub mod gateway;
+mod order;
 pub mod page;
 pub mod reliable;
 pub mod rest;
 pub mod url;
 
+pub use backoff::Backoff;
 pub use banter_proto as proto;
 pub use error::{ClientError, Result};
 pub use gateway::{Connection, Incoming};
 pub use page::Page;
-pub use reliable::{Backoff, Reliable, ReliableEvent};
+pub use reliable::{Reliable, ReliableEvent};
 pub use rest::Client;

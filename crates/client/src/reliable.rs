@@ -9,15 +9,17 @@
 //! Messages come out exactly once and in `seq` order per channel: duplicates (a `seq` already
 //! delivered) are dropped and early arrivals wait until the gap before them fills.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use banter_proto::ws::{Ack, ClientEvent, MessageSend, ServerEvent, SyncGap, SyncPosition};
 use banter_proto::Message;
 use uuid::Uuid;
 
+use crate::backoff::Backoff;
 use crate::error::{ClientError, Result};
 use crate::gateway::{Connection, Incoming};
+use crate::order::Order;
 
 /// Close code after which reconnecting is pointless (the session was logged out).
 const SESSION_REVOKED: u16 = 4001;
@@ -48,31 +50,6 @@ pub enum ReliableEvent {
     Other(ServerEvent),
 }
 
-/// Reconnection timing: attempt `n` waits a random time in `[0, min(max, base · 2ⁿ)]`.
-#[derive(Debug, Clone, Copy)]
-pub struct Backoff {
-    /// First ceiling (default 200 ms).
-    pub base: Duration,
-    /// Largest ceiling (default 10 s).
-    pub max: Duration,
-    /// Attempts before giving up with the last error (default: unlimited).
-    pub max_attempts: Option<u32>,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { base: Duration::from_millis(200), max: Duration::from_secs(10), max_attempts: None }
-    }
-}
-
-impl Backoff {
-    /// The wait before attempt `attempt` (0-based), with full jitter.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max);
-        ceiling.mul_f64(rand::random::<f64>())
-    }
-}
-
 /// One queued send.
 #[derive(Debug, Clone)]
 struct Outgoing {
@@ -91,10 +68,8 @@ pub struct Reliable {
     backoff: Backoff,
     conn: Option<Connection>,
     connected_once: bool,
-    /// Highest `seq` delivered per channel, with everything below it.
-    positions: HashMap<Uuid, i64>,
-    /// Messages that arrived ahead of a gap, per channel, by `seq`.
-    early: HashMap<Uuid, BTreeMap<i64, Message>>,
+    /// Each channel's position and early arrivals.
+    order: Order,
     /// Sends not yet acknowledged, oldest first.
     outbox: VecDeque<Outgoing>,
     /// Request id → `client_id` of sends on the current connection.
@@ -126,8 +101,7 @@ impl Reliable {
             backoff,
             conn: None,
             connected_once: false,
-            positions,
-            early: HashMap::new(),
+            order: Order::new(positions),
             outbox: VecDeque::new(),
             in_flight: HashMap::new(),
             queue: VecDeque::new(),
@@ -166,7 +140,7 @@ impl Reliable {
 
     /// Highest `seq` delivered per channel: persist it to resume a later run from there.
     pub fn positions(&self) -> &HashMap<Uuid, i64> {
-        &self.positions
+        self.order.positions()
     }
 
     /// Whether a connection is up right now.
@@ -215,13 +189,13 @@ impl Reliable {
     fn handle(&mut self, id: Option<String>, event: ServerEvent) {
         let client_id = id.and_then(|id| self.in_flight.remove(&id));
         match (event, client_id) {
-            (ServerEvent::MessageReceive(m), _) => self.accept(m),
-            (ServerEvent::SyncMessages(batch), _) => batch.messages.into_iter().for_each(|m| self.accept(m)),
+            (ServerEvent::MessageReceive(m), _) => self.order.accept(m, deliver(&mut self.queue)),
+            (ServerEvent::SyncMessages(batch), _) => {
+                batch.messages.into_iter().for_each(|m| self.order.accept(m, deliver(&mut self.queue)))
+            }
             (ServerEvent::SyncGap(gap), _) => {
-                let position = self.positions.entry(gap.channel_id).or_insert(0);
-                *position = (*position).max(gap.before_seq - 1);
                 self.queue.push_back(ReliableEvent::Gap(gap));
-                self.release(gap.channel_id);
+                self.order.skip_to(gap.channel_id, gap.before_seq, deliver(&mut self.queue));
             }
             (ServerEvent::Ack(ack), Some(client_id)) => {
                 self.outbox.retain(|o| o.client_id != client_id);
@@ -233,37 +207,10 @@ impl Reliable {
             }
             (ServerEvent::Error(_), Some(_)) => {} // stays in the outbox for the next connection
             (ServerEvent::ChannelJoined(channel), _) => {
-                self.positions.entry(channel.id).or_insert(channel.head_seq);
+                self.order.start(channel.id, channel.head_seq);
                 self.queue.push_back(ReliableEvent::Other(ServerEvent::ChannelJoined(channel)));
             }
             (other, _) => self.queue.push_back(ReliableEvent::Other(other)),
-        }
-    }
-
-    /// Delivers `m` if it is the next in its channel, drops it if already delivered, holds it
-    /// if early.
-    fn accept(&mut self, m: Message) {
-        let channel = m.channel_id;
-        let position = *self.positions.entry(channel).or_insert(m.seq - 1);
-        if m.seq > position {
-            self.early.entry(channel).or_default().insert(m.seq, m);
-            self.release(channel);
-        }
-    }
-
-    /// Delivers the early messages of `channel` that are now contiguous.
-    fn release(&mut self, channel: Uuid) {
-        let Some(early) = self.early.get_mut(&channel) else { return };
-        let position = self.positions.entry(channel).or_insert(0);
-        while let Some(entry) = early.first_entry() {
-            if *entry.key() <= *position {
-                entry.remove();
-            } else if *entry.key() == *position + 1 {
-                *position += 1;
-                self.queue.push_back(ReliableEvent::Message(entry.remove()));
-            } else {
-                break;
-            }
         }
     }
 
@@ -308,10 +255,14 @@ impl Reliable {
         for channel in &conn.ready().channels {
             // First connection: unknown channels start at their head. Later: a channel that
             // appeared while offline is replayed from the start (within the gap limit).
-            self.positions.entry(channel.id).or_insert(if resumed { 0 } else { channel.head_seq });
+            self.order.start(channel.id, if resumed { 0 } else { channel.head_seq });
         }
-        let positions =
-            self.positions.iter().map(|(&channel_id, &after_seq)| SyncPosition { channel_id, after_seq }).collect();
+        let positions = self
+            .order
+            .positions()
+            .iter()
+            .map(|(&channel_id, &after_seq)| SyncPosition { channel_id, after_seq })
+            .collect();
         conn.sync(positions).await?;
         self.conn = Some(conn);
         self.connected_once = true;
@@ -324,23 +275,12 @@ impl Reliable {
     }
 }
 
+/// Queues each message handed to it as a [`ReliableEvent::Message`].
+fn deliver(queue: &mut VecDeque<ReliableEvent>) -> impl FnMut(Message) + '_ {
+    |m| queue.push_back(ReliableEvent::Message(m))
+}
+
 /// Refusals worth retrying on the next connection.
 fn retryable(code: &str) -> bool {
     matches!(code, "internal" | "rate_limited")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_its_ceiling_with_jitter() {
-        let b = Backoff { base: Duration::from_millis(100), max: Duration::from_secs(1), max_attempts: None };
-        for attempt in 0..20 {
-            let ceiling = Duration::from_millis(100).saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(1));
-            assert!(b.delay(attempt) <= ceiling);
-        }
-        let spread: std::collections::HashSet<_> = (0..20).map(|_| b.delay(3)).collect();
-        assert!(spread.len() > 1, "jittered");
-    }
 }

@@ -4,18 +4,17 @@
 //!
 //! Direct writes: once the session attaches its socket ([`Outbox::attach`]), a frame offered
 //! while the writer waits with nothing queued, on a socket that is not busy (see
-//! [`Pace`](super::pace::Pace)), is written to the socket right away by whoever offers it (one non-blocking
+//! [`Pace`]), is written to the socket right away by whoever offers it (one non-blocking
 //! `send`; a chat-sized frame is copied next to its header on the stack), instead of being queued and waking the
 //! writer. Whatever the socket does not take at once goes to the front of the queue for the
 //! writer. This is the common case of a chat delivery: one frame for an idle connection.
 
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 
 use tungstenite::Utf8Bytes;
 
+use super::frames::{Frames, Inbox};
 use super::pace::{Pace, PassClock};
 use super::queue::{PushError, Queue};
 
@@ -62,10 +61,10 @@ pub(super) struct Shared {
     pub(super) queue: Queue<Outgoing>,
     pub(super) queued: QueuedBytes,
     /// Set once a close was requested; `reason` is set just before. Wakes the consumer.
-    closing: AtomicBool,
-    reason: OnceLock<CloseReason>,
+    pub(super) closing: AtomicBool,
+    pub(super) reason: OnceLock<CloseReason>,
     /// Set by the heartbeat ticker ([`Outbox::heartbeat`]), taken by the consumer.
-    ping_due: AtomicBool,
+    pub(super) ping_due: AtomicBool,
     /// The attached socket's file descriptor for direct writes; -1 until attached.
     pub(super) socket: AtomicI32,
     /// How often the socket is written: direct writes stop while it is busy.
@@ -87,103 +86,6 @@ impl QueuedBytes {
     /// Counts `n` bytes as written.
     pub fn release(&self, n: usize) {
         self.now.fetch_sub(n, Ordering::Relaxed);
-    }
-}
-
-/// The receiving side, owned by the connection's task (the consumer). Dropping its `frames`
-/// closes the queue.
-pub struct Inbox {
-    /// Frames to write, in order; also the close signal ([`Frames::poll_closed`]).
-    pub frames: Frames,
-}
-
-/// The writer's end of an outbox's queue; closes the queue when dropped. It holds the outbox
-/// itself, so the connection's task reaches the sending end without a handle of its own.
-pub struct Frames(Outbox);
-
-impl Frames {
-    fn shared(&self) -> &Shared {
-        &self.0 .0
-    }
-
-    /// The sending end of this outbox.
-    pub fn outbox(&self) -> &Outbox {
-        &self.0
-    }
-
-    /// Ready once a close was requested, with its reason; registers `cx`'s waker as the
-    /// consumer's (the connection's task).
-    pub fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<CloseReason> {
-        let shared = self.shared();
-        shared.queue.register_consumer(cx.waker());
-        match shared.closing.load(Ordering::Acquire) {
-            true => Poll::Ready(shared.reason.get().copied().unwrap_or(CloseReason { code: 1000, reason: "" })),
-            false => Poll::Pending,
-        }
-    }
-
-    /// [`Frames::poll_closed`] as a future (tests).
-    #[cfg(test)]
-    pub async fn closed(&self) -> CloseReason {
-        poll_fn(|cx| self.poll_closed(cx)).await
-    }
-
-    /// Polls for at least one queued item, then moves up to `max` into `out`, oldest first;
-    /// the consumer then owns the socket. While it waits, producers may write directly to a
-    /// quiet attached socket.
-    pub fn poll_recv_many(&self, cx: &mut Context<'_>, out: &mut Vec<Outgoing>, max: usize) -> Poll<()> {
-        let lend = self.shared().socket.load(Ordering::Relaxed) >= 0 && self.shared().pace.quiet();
-        self.shared().queue.poll_pop_into(cx, out, max, lend)
-    }
-
-    /// [`Frames::poll_recv_many`] as a future (tests).
-    #[cfg(test)]
-    pub async fn recv_many(&self, out: &mut Vec<Outgoing>, max: usize) {
-        poll_fn(|cx| self.poll_recv_many(cx, out, max)).await
-    }
-
-    /// Takes the socket back from direct writes (for a ping, or the close).
-    pub fn poll_own(&self, cx: &mut Context<'_>) -> Poll<()> {
-        self.shared().queue.poll_own(cx)
-    }
-
-    /// [`Frames::poll_own`] as a future.
-    pub async fn own(&self) {
-        poll_fn(|cx| self.poll_own(cx)).await
-    }
-
-    /// Whether a heartbeat ticked since the last call (see [`Outbox::heartbeat`]).
-    pub fn take_ping(&self) -> bool {
-        self.shared().ping_due.swap(false, Ordering::Relaxed)
-    }
-
-    /// The socket's write pace, shared with direct writes.
-    pub fn pace(&self) -> &Pace {
-        &self.shared().pace
-    }
-
-    /// Moves up to `max` queued items into `out` without waiting; returns how many.
-    pub fn try_recv_many(&self, out: &mut Vec<Outgoing>, max: usize) -> usize {
-        self.shared().queue.try_pop_into(out, max)
-    }
-
-    /// The oldest queued item, without waiting (tests).
-    #[cfg(test)]
-    pub fn try_recv(&self) -> Option<Outgoing> {
-        let mut one = Vec::with_capacity(1);
-        self.shared().queue.try_pop_into(&mut one, 1);
-        one.pop()
-    }
-
-    /// The outbox's count of queued bytes: the writer releases each frame's bytes once written.
-    pub fn queued(&self) -> &QueuedBytes {
-        &self.shared().queued
-    }
-}
-
-impl Drop for Frames {
-    fn drop(&mut self) {
-        self.shared().queue.close();
     }
 }
 

@@ -14,6 +14,7 @@ pub mod conn;
 pub mod direct;
 pub mod ephemeral;
 pub mod flush;
+pub mod frames;
 pub mod leases;
 pub mod ledger;
 pub mod order;
@@ -33,7 +34,8 @@ use uuid::Uuid;
 
 pub use bridge::RESYNC;
 use bridge::{RedisStatus, Relay};
-pub use conn::{CloseReason, Frame, Inbox, Offer, Outbox, OutboxLimits, Outgoing};
+pub use conn::{CloseReason, Frame, Offer, Outbox, OutboxLimits, Outgoing};
+pub use frames::{Frames, Inbox};
 pub use registry::ConnId;
 use registry::Registry;
 
