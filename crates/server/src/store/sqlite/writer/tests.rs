@@ -148,6 +148,8 @@ async fn resends_and_a_non_members_send_take_no_seq_in_a_batch() {
     assert_eq!(sent(&store, message(&ana, channel, "k4", "next")).await.0.seq, 4);
     let (page, _) = store.messages(channel, Page::Latest { limit: 10 }).await.unwrap();
     assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    // The channel's row holds the head the writer keeps in memory, as other connections read it.
+    assert_eq!(store.channel(ana.user.id, channel).await.unwrap().unwrap().head_seq, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
