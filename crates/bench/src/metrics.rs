@@ -44,6 +44,11 @@ impl LatencyRecorder {
         hist.saturating_record(us.clamp(1, MAX_LATENCY_US));
     }
 
+    /// How many histograms it holds.
+    pub fn shards(&self) -> usize {
+        self.shards.len()
+    }
+
     /// A handle for one task that records into the shard `key` picks (e.g. the task's index).
     pub fn shard(self: &Arc<Self>, key: usize) -> LatencyShard {
         LatencyShard { recorder: self.clone(), key }

@@ -1,5 +1,6 @@
 //! One bench connection's task: it alone owns the socket, reads frames until told to stop,
-//! accounts deliveries by (channel, seq), records end-to-end latency and counts acks, and
+//! accounts deliveries by (channel, seq), records end-to-end latency, counts acks and records
+//! their latency (for a request id made by [`stamped_id`]), and
 //! writes the connection's outgoing frames (its sender's messages, its receipts, pongs). One
 //! owner means no lock around the socket: with the stream split, locking its halves on every
 //! poll was ~8% of the bench's CPU at 1,000,000 deliveries/s. Each read is handled whole: every
@@ -40,6 +41,9 @@ pub struct Shared {
     pub delivered: AtomicU64,
     /// `ack` frames received.
     pub acks: AtomicU64,
+    /// Latency of acks answering a request id made by [`stamped_id`], µs: the commit path
+    /// alone (a send's delivery also has its fan-out), measured the same way.
+    pub ack_latency: LatencyRecorder,
     /// `error` frames received.
     pub errors: AtomicU64,
     /// `receipt:delivered` frames sent.
@@ -49,9 +53,11 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Fresh shared state recording latencies into `latency`.
+    /// Fresh shared state recording delivery latencies into `latency` (ack latencies into a
+    /// recorder with as many shards).
     pub fn new(latency: LatencyRecorder) -> Arc<Self> {
         Arc::new(Self {
+            ack_latency: LatencyRecorder::new(latency.shards()),
             latency,
             delivered: AtomicU64::new(0),
             acks: AtomicU64::new(0),
@@ -217,9 +223,12 @@ impl Accounts {
                     }
                 }
             }
-            Incoming::Event(_, event) => match *event {
+            Incoming::Event(id, event) => match *event {
                 ServerEvent::Ack(_) => {
                     self.shared.acks.fetch_add(1, Ordering::Relaxed);
+                    if let Some(sent) = id.as_deref().and_then(sent_ns_of) {
+                        self.shared.ack_latency.record_us(self.key, ns_to_us_ceil(now.saturating_sub(sent)));
+                    }
                 }
                 ServerEvent::Error(_) => {
                     self.shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -246,5 +255,29 @@ async fn flush_receipts(ws: &mut Ws, tracked: &[(Uuid, SeqTracker)], marks: &mut
             }
             shared.receipts.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// A request id that carries its send instant, `sent_ns` (ns since the bench epoch), so the
+/// `ack` echoing it gives the commit latency without a table of requests in flight.
+pub fn stamped_id(sent_ns: u64) -> String {
+    format!("t{sent_ns}")
+}
+
+/// The send instant in a [`stamped_id`]; `None` for any other id.
+fn sent_ns_of(id: &str) -> Option<u64> {
+    id.strip_prefix('t')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamped_ids_carry_their_send_instant() {
+        assert_eq!(sent_ns_of(&stamped_id(1_234_567_890)), Some(1_234_567_890));
+        assert_eq!(sent_ns_of("s12"), None);
+        assert_eq!(sent_ns_of("t"), None);
+        assert_eq!(sent_ns_of("tx1"), None);
     }
 }

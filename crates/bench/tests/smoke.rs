@@ -80,6 +80,11 @@ async fn a_tiny_fanout_loses_and_duplicates_nothing() {
     assert_eq!(int(&report, "delivered"), int(&report, "sent") * 5);
     assert_eq!(int(&report, "acks"), int(&report, "sent"));
     assert_eq!(int(&report, "latency_samples"), int(&report, "delivered"));
+    // Every ack echoes its send's stamped request id; the commit path is part of a delivery's.
+    assert_eq!(int(&report, "ack_latency_samples"), int(&report, "acks"));
+    assert!(
+        0.0 < ms(&report, "ack_latency_p50_ms") && ms(&report, "ack_latency_p50_ms") <= ms(&report, "latency_max_ms")
+    );
     assert!(report.get("server_cpu_us_per_delivery").is_some());
     // Every receiver reported delivered receipts, and the server refused none of them.
     assert!(int(&report, "receipts_sent") >= 5, "at least one receipt per receiver");

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::clock::{body, now_ns};
 use crate::metrics::{round, LatencyRecorder, LatencyShard, Percentiles, Report};
 use crate::net::{head_seq, Ws};
-use crate::peer::{receive, Shared, OUTGOING_FRAMES};
+use crate::peer::{receive, stamped_id, Shared, OUTGOING_FRAMES};
 use crate::proc::Window;
 use crate::wire::{client_id, send_frame};
 
@@ -152,6 +152,8 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
         report.result("server_close_codes", format!("{closed:?}"));
     }
     latency.add_to(report, "latency");
+    // The commit path alone: what a delivery's latency has on top of it is the fan-out.
+    Percentiles::of(&shared.ack_latency.merged()).add_to(report, "ack_latency");
     let lag = Percentiles::of(&lag.merged());
     report.result("send_lag_p99_ms", round(lag.p99_ms, 3)).result("send_lag_max_ms", round(lag.max_ms, 3));
     Summary { sent, expected, delivered, lost, duplicated, latency }
@@ -181,7 +183,7 @@ async fn send_loop(
         let now = now_ns();
         let late_us = Instant::now().saturating_duration_since(due).as_micros() as u64;
         lag.record_us(late_us);
-        let frame = send_frame(&format!("s{sent}"), plan.channel, body(now, body_bytes), client_id());
+        let frame = send_frame(&stamped_id(now), plan.channel, body(now, body_bytes), client_id());
         if tx.send(frame).await.is_err() {
             errors += 1;
             break;
