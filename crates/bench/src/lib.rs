@@ -18,6 +18,7 @@
 //! - [`peer`]: per-connection receive loop: deliveries, latency, acks, receipts.
 //! - [`seq`]: (channel, seq) loss/duplicate accounting ([`seq::SeqTracker`]).
 //! - [`metrics`]: latency histograms, percentiles, the [`Report`] (table + JSON line).
+//! - [`perf`]: `perf record` enabled for the measured window only (`--perf-control`).
 //! - [`proc`]: `/proc` sampling of the server (RSS, CPU), the bench's own CPU, `RLIMIT_NOFILE`.
 //! - [`threads`]: the server's CPU time per thread name over a window.
 //! - [`calibrate`]: the machine's loopback round trip, a yardstick taken before each scenario.
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod net;
 pub mod opts;
 pub mod peer;
+pub mod perf;
 pub mod proc;
 pub mod scenarios;
 pub mod seq;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use banter_bench::scenarios::{Ctx, Scenario};
-use banter_bench::{clock, proc, Common};
+use banter_bench::{clock, perf, proc, Common};
 use clap::Parser;
 
 /// Load generator for a Banter server on loopback. Start the server with cheap Argon2 for
@@ -29,6 +29,12 @@ fn main() -> ExitCode {
     match proc::raise_nofile_limit() {
         Ok(limit) => eprintln!("open-file limit: {limit}"),
         Err(e) => eprintln!("warning: cannot raise the open-file limit: {e}"),
+    }
+    if let Some(spec) = &cli.common.perf_control {
+        if let Err(e) = perf::attach(spec) {
+            eprintln!("banter-bench: --perf-control {spec}: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let outcome = runtime.block_on(async {

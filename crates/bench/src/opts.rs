@@ -14,6 +14,12 @@ pub struct Common {
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,
 
+    /// `CTL,ACK`: the control and ack FIFOs of a `perf record -D -1 --control fifo:CTL,ACK` of
+    /// the server; its recording is enabled for each measured window only (`scripts/bench` with
+    /// `PERF=1` sets this up).
+    #[arg(long, global = true)]
+    pub perf_control: Option<String>,
+
     /// Also print one JSON line with every parameter and result at the end of the run.
     #[arg(long, global = true)]
     pub json: bool,

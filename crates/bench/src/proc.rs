@@ -152,11 +152,13 @@ pub struct Window {
 
 impl Window {
     /// Starts a window, sampling the server `pid` (if any) and the bench, and starts the hiccup
-    /// meter's thread (which inherits the bench's CPU affinity).
+    /// meter's thread (which inherits the bench's CPU affinity) and, when attached, perf's
+    /// recording ([`crate::perf`]).
     pub fn start(pid: Option<u32>) -> Self {
         let server = pid.and_then(|p| sample(p).ok());
         let threads = pid.map(ThreadTimes::sample).unwrap_or_default();
         let hiccups = HiccupMeter::start();
+        crate::perf::enable();
         Self { pid, started: Instant::now(), server, threads, bench: self_cpu(), steal: machine_steal(), hiccups }
     }
 
@@ -165,13 +167,14 @@ impl Window {
         self.started.elapsed()
     }
 
-    /// Ends the window: stops the hiccup meter and adds wall time, the bench's CPU, the
+    /// Ends the window: stops perf's recording (when attached) and the hiccup meter, and adds wall time, the bench's CPU, the
     /// machine's steal and hiccups (`machine_hiccup_{p99,p999,max}_ms`), and (with a server pid)
     /// the server's CPU split, RSS and, for `per = Some((unit, n))` with n > 0, its CPU µs per
     /// unit (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`, and the
     /// same split by thread name (`server_threads_us_per_<unit>`, or `server_threads_ms`
     /// without a unit; see [`threads::summary`]).
     pub fn finish(mut self, report: &mut Report, per: Option<(&str, u64)>) {
+        crate::perf::disable();
         let wall = self.started.elapsed().as_secs_f64();
         let hiccups = self.hiccups.take().map(HiccupMeter::finish);
         let bench = self_cpu();

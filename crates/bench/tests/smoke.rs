@@ -31,6 +31,7 @@ fn common(server: &Server, run: &str) -> Common {
     Common {
         server: server.base_url.clone(),
         server_pid: Some(std::process::id()),
+        perf_control: None,
         json: true,
         source_addrs: 2,
         seed: 7,
