@@ -41,8 +41,9 @@ pub struct Shared {
     pub delivered: AtomicU64,
     /// `ack` frames received.
     pub acks: AtomicU64,
-    /// Latency of acks answering a request id made by [`stamped_id`], µs: the commit path
-    /// alone (a send's delivery also has its fan-out), measured the same way.
+    /// Latency of acks answering a request id made by [`stamped_id`], µs, measured as the
+    /// deliveries' is: the commit path up to the sender's answer (which the server writes after
+    /// its message's hooks, so it includes the fan-out's direct writes but no queued frame's wait).
     pub ack_latency: LatencyRecorder,
     /// `error` frames received.
     pub errors: AtomicU64,

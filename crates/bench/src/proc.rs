@@ -167,12 +167,13 @@ impl Window {
         self.started.elapsed()
     }
 
-    /// Ends the window: stops perf's recording (when attached) and the hiccup meter, and adds wall time, the bench's CPU, the
-    /// machine's steal and hiccups (`machine_hiccup_{p99,p999,max}_ms`), and (with a server pid)
-    /// the server's CPU split, RSS and, for `per = Some((unit, n))` with n > 0, its CPU µs per
-    /// unit (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`, and the
-    /// same split by thread name (`server_threads_us_per_<unit>`, or `server_threads_ms`
-    /// without a unit; see [`threads::summary`]).
+    /// Ends the window: stops perf's recording (when attached) and the hiccup meter, and adds
+    /// wall time, the bench's CPU, the machine's steal and hiccups
+    /// (`machine_hiccup_{p99,p999,max}_ms`), and (with a server pid) the server's CPU split, RSS
+    /// and, for `per = Some((unit, n))` with n > 0, its CPU µs per unit
+    /// (`server_cpu_us_per_<unit>`, e.g. per delivery or per commit) to `report`, and the same
+    /// split by thread name (`server_threads_us_per_<unit>`, or `server_threads_ms` without a
+    /// unit; see [`threads::summary`]).
     pub fn finish(mut self, report: &mut Report, per: Option<(&str, u64)>) {
         crate::perf::disable();
         let wall = self.started.elapsed().as_secs_f64();

@@ -31,11 +31,11 @@ export function openMessageMenu(m, anchor, opts) {
   const mine = new Set((m.reactions || []).filter((r) => r.me).map((r) => r.emoji));
   const openedAt = performance.now();
   // When opened by a touch, the finger is still down: its lift's click is not a choice.
-  let liftedAt = opts.fromTouch ? null : -Infinity;
+  let liftedAt = null;
   const onLift = (ev) => {
     if (liftedAt === null) liftedAt = ev.timeStamp;
   };
-  const ghost = (ev) => (liftedAt === null
+  const ghost = (ev) => opts.fromTouch && (liftedAt === null
     ? performance.now() - openedAt < GHOST_CLICK_MS
     : ev.timeStamp - liftedAt < LIFT_CLICK_MS);
   const choose = (fn) => (ev) => {

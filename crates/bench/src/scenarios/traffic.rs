@@ -152,7 +152,7 @@ pub async fn run(plan: Plan, report: &mut Report) -> Summary {
         report.result("server_close_codes", format!("{closed:?}"));
     }
     latency.add_to(report, "latency");
-    // The commit path alone: what a delivery's latency has on top of it is the fan-out.
+    // The sender's answer: queue, group commit and the hooks (the fan-out's direct writes too).
     Percentiles::of(&shared.ack_latency.merged()).add_to(report, "ack_latency");
     let lag = Percentiles::of(&lag.merged());
     report.result("send_lag_p99_ms", round(lag.p99_ms, 3)).result("send_lag_max_ms", round(lag.max_ms, 3));
